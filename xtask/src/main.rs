@@ -1,0 +1,68 @@
+//! `cargo xtask <command>`: the project's task runner.
+//!
+//! Lean on purpose (xshell and std only): it must build in seconds on a fresh machine and never
+//! compile a wasm engine. Commands:
+//!
+//! - `test`: everything CI checks, in order: rustfmt, clippy (warnings are errors), the
+//!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
+//!   `target/loom`, so it never invalidates the normal build).
+//! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace`), ARGS passed to criterion.
+
+use std::path::{Path, PathBuf};
+
+use xshell::{Shell, cmd};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "usage: cargo xtask <test | bench [criterion args]>";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    match args.first().map(String::as_str) {
+        Some("test") => test(&sh),
+        Some("bench") => bench(&sh, &args[1..]),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.into()),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives one level below the root").to_path_buf()
+}
+
+fn step(name: &str) {
+    println!("\n==> {name}");
+}
+
+fn test(sh: &Shell) -> Result {
+    step("rustfmt");
+    cmd!(sh, "cargo fmt --all --check").run()?;
+    step("clippy");
+    cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?;
+    step("tests");
+    cmd!(sh, "cargo test --workspace --locked").run()?;
+    step("loom models (plugrt-pool)");
+    {
+        let _flags = sh.push_env("RUSTFLAGS", "--cfg plugrt_loom");
+        let _dir = sh.push_env("CARGO_TARGET_DIR", "target/loom");
+        cmd!(sh, "cargo test --locked --release -p plugrt-pool --test all").run()?;
+    }
+    Ok(())
+}
+
+fn bench(sh: &Shell, args: &[String]) -> Result {
+    cmd!(sh, "cargo bench --workspace --locked -- {args...}").run()?;
+    Ok(())
+}
