@@ -6,11 +6,15 @@
 //! - `test`: everything CI checks, in order: rustfmt, clippy (warnings are errors), the
 //!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
-//! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace`), ARGS passed to criterion.
+//! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
+//!   to criterion), then a summary of each bench's median and of the ratios in `bench_report`.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use xshell::{Shell, cmd};
+
+mod bench_report;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -63,6 +67,9 @@ fn test(sh: &Shell) -> Result {
 }
 
 fn bench(sh: &Shell, args: &[String]) -> Result {
-    cmd!(sh, "cargo bench --workspace --locked -- {args...}").run()?;
+    let started = SystemTime::now();
+    cmd!(sh, "cargo bench --workspace --benches --locked -- {args...}").run()?;
+    let report = bench_report::collect(&project_root().join("target/criterion"), started)?;
+    println!("\n{report}");
     Ok(())
 }

@@ -19,6 +19,10 @@ use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::waiter::{Waiter, Withdrawn};
 use crate::{Lease, Manager, PoolError, Reuse};
 
+/// Most slots maintenance reserves, fills and publishes at once: fewer lock round-trips than
+/// one at a time, yet few enough that reserved-but-unpublished slots barely delay callers.
+const REFILL_CHUNK: usize = 8;
+
 /// Settings fixed at build time.
 pub(crate) struct Config {
     pub(crate) max_instances: usize,
@@ -390,25 +394,72 @@ impl<M: Manager> Shared<M> {
     pub(crate) fn refill(&self) -> (usize, usize) {
         let mut created = 0;
         loop {
-            {
+            let reserved = {
                 let mut st = self.lock();
-                if st.closed || st.ready.len() + st.creating >= self.cfg.min_ready || st.live >= self.cfg.max_instances
-                {
+                let want = if st.closed {
+                    0
+                } else {
+                    let short = self.cfg.min_ready.saturating_sub(st.ready.len() + st.creating);
+                    short.min(self.cfg.max_instances - st.live).min(REFILL_CHUNK)
+                };
+                if want == 0 {
                     self.refill_requested.store(false, Ordering::Release);
                     return (created, 0);
                 }
-                st.live += 1;
-                st.creating += 1;
+                st.live += want;
+                st.creating += want;
+                want
+            };
+            let mut made = Vec::with_capacity(reserved);
+            let mut failed = false;
+            while made.len() < reserved {
+                match self.create_in_slot(Holder::Maintenance) {
+                    Ok((entry, _)) => made.push(entry),
+                    Err(_) => {
+                        // create_in_slot freed the failed slot; free the ones not attempted.
+                        failed = true;
+                        let unused = reserved - made.len() - 1;
+                        let mut st = self.lock();
+                        st.creating -= unused;
+                        self.free_slots(&mut st, unused);
+                        break;
+                    }
+                }
             }
-            match self.create_in_slot(Holder::Maintenance) {
-                Ok((entry, _)) => {
-                    created += 1;
-                    self.restore(entry, Holder::Maintenance);
-                }
-                Err(_) => {
-                    self.refill_requested.store(false, Ordering::Release);
-                    return (created, 1);
-                }
+            created += made.len();
+            self.publish(made);
+            if failed {
+                self.refill_requested.store(false, Ordering::Release);
+                return (created, 1);
+            }
+        }
+    }
+
+    /// Hands instances made by maintenance to waiters, then to the back of the ready queue,
+    /// under one lock.
+    fn publish(&self, made: Vec<Entry<M::Instance>>) {
+        if made.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        if st.closed {
+            drop(st);
+            let n = made.len();
+            for entry in made {
+                self.discard(entry.value, RetireReason::Closed);
+            }
+            let mut st = self.lock();
+            st.creating -= n;
+            self.free_slots(&mut st, n);
+            return;
+        }
+        for entry in made {
+            st.creating -= 1;
+            if let Some(waiter) = st.waiters.pop_front() {
+                st.leased += 1;
+                waiter.grant(Grant::Instance(entry));
+            } else {
+                st.ready.push_back(entry);
             }
         }
     }

@@ -1,0 +1,117 @@
+//! Reads the medians criterion just wrote and prints them with the ratios the targets use.
+//!
+//! Ratios compare benches measured in the same run, so a busy machine skews both sides alike.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// A ratio `numerator / denominator` of two bench medians, and the target it is held to.
+struct Ratio {
+    what: &'static str,
+    numerator: &'static str,
+    denominator: &'static str,
+    target: &'static str,
+}
+
+const RATIOS: &[Ratio] = &[
+    Ratio {
+        what: "pool: throughput of 2 threads vs 1 (2 us of work per lease)",
+        numerator: "pool_2us_work/1_threads",
+        denominator: "pool_2us_work/2_threads",
+        target: ">= 1.8",
+    },
+    Ratio {
+        what: "pool: fresh acquire+release vs two bare mutex lock/unlock pairs",
+        numerator: "pool_acquire_release/fresh_inline",
+        denominator: "pool_acquire_release/baseline_mutex_x2",
+        target: "(context)",
+    },
+    Ratio {
+        what: "pool: pre-warmed vs inline-created acquire+release",
+        numerator: "pool_acquire_release/fresh_prewarmed",
+        denominator: "pool_acquire_release/fresh_inline",
+        target: "(context)",
+    },
+];
+
+/// Medians (ns) of every bench under `dir` whose estimates were written after `since`.
+fn medians(dir: &Path, since: SystemTime) -> std::io::Result<Vec<(String, f64)>> {
+    let mut found = Vec::new();
+    for group in std::fs::read_dir(dir)? {
+        let group = group?.path();
+        if !group.is_dir() {
+            continue;
+        }
+        for bench in std::fs::read_dir(&group)? {
+            let file = bench?.path().join("new/estimates.json");
+            let Ok(meta) = std::fs::metadata(&file) else { continue };
+            if meta.modified()? < since {
+                continue;
+            }
+            let json = std::fs::read_to_string(&file)?;
+            let Some(median) = median_ns(&json) else { continue };
+            let id = file.parent().and_then(Path::parent).and_then(|b| b.strip_prefix(dir).ok());
+            if let Some(id) = id {
+                found.push((id.to_string_lossy().replace('\\', "/"), median));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+/// The median's point estimate from criterion's `estimates.json`.
+fn median_ns(json: &str) -> Option<f64> {
+    let rest = &json[json.find("\"median\":")?..];
+    let rest = &rest[rest.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = rest.find([',', '}'])?;
+    rest[..end].trim().parse().ok()
+}
+
+fn human(ns: f64) -> String {
+    match ns {
+        ns if ns < 1e3 => format!("{ns:.1} ns"),
+        ns if ns < 1e6 => format!("{:.2} us", ns / 1e3),
+        ns => format!("{:.2} ms", ns / 1e6),
+    }
+}
+
+/// The summary table of this run.
+pub fn collect(dir: &Path, since: SystemTime) -> Result<String, Box<dyn std::error::Error>> {
+    let medians = medians(dir, since).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    if medians.is_empty() {
+        return Err(format!("no criterion results were written under {}", dir.display()).into());
+    }
+    let mut out = String::from("bench medians (this run)\n");
+    for (id, ns) in &medians {
+        writeln!(out, "  {id:<48} {:>12}", human(*ns))?;
+    }
+    out.push_str("ratios (same run)\n");
+    let get = |id: &str| medians.iter().find(|(b, _)| b == id).map(|(_, ns)| *ns);
+    for r in RATIOS {
+        if let (Some(n), Some(d)) = (get(r.numerator), get(r.denominator)) {
+            writeln!(out, "  {:<66} {:>7.2}x  target {}", r.what, n / d, r.target)?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_median_not_the_mean() {
+        let json = r#"{"mean":{"point_estimate":9.0,"standard_error":1.0},"median":{"confidence_interval":{"lower_bound":1.0},"point_estimate":1127.5,"standard_error":2.0}}"#;
+        assert_eq!(median_ns(json), Some(1127.5));
+        assert_eq!(median_ns("{}"), None);
+    }
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(human(129.3), "129.3 ns");
+        assert_eq!(human(2225.8), "2.23 us");
+        assert_eq!(human(3_100_000.0), "3.10 ms");
+    }
+}
