@@ -35,6 +35,16 @@ const RATIOS: &[Ratio] = &[
     },
 ];
 
+/// The target of `bench / memcpy` in `group`, as the issues state them.
+fn memcpy_target(group: &str, bench: &str) -> &'static str {
+    let primitive = ["ipc_int64_1m", "ipc_f64_nullable_1m"].contains(&group);
+    match bench {
+        "encode" => "<= 1.5",
+        "decode" if primitive => "<= 0.05",
+        _ => "(context)",
+    }
+}
+
 /// Medians (ns) of every bench under `dir` whose estimates were written after `since`.
 fn medians(dir: &Path, since: SystemTime) -> std::io::Result<Vec<(String, f64)>> {
     let mut found = Vec::new();
@@ -91,7 +101,18 @@ pub fn collect(dir: &Path, since: SystemTime) -> Result<String, Box<dyn std::err
     let get = |id: &str| medians.iter().find(|(b, _)| b == id).map(|(_, ns)| *ns);
     for r in RATIOS {
         if let (Some(n), Some(d)) = (get(r.numerator), get(r.denominator)) {
-            writeln!(out, "  {:<66} {:>7.2}x  target {}", r.what, n / d, r.target)?;
+            writeln!(out, "  {:<66} {:>7.3}x  target {}", r.what, n / d, r.target)?;
+        }
+    }
+    // Groups with a `memcpy` bench: every other bench of the group against it.
+    for (id, ns) in &medians {
+        let Some((group, bench)) = id.split_once('/') else { continue };
+        if bench == "memcpy" {
+            continue;
+        }
+        if let Some(base) = get(&format!("{group}/memcpy")) {
+            let what = format!("{group}: {bench} vs memcpy of the same bytes");
+            writeln!(out, "  {what:<66} {:>7.3}x  target {}", ns / base, memcpy_target(group, bench))?;
         }
     }
     Ok(out)
