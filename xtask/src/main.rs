@@ -6,6 +6,8 @@
 //! - `test`: everything CI checks, in order: rustfmt, clippy (warnings are errors), the
 //!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
+//! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
+//!   from crates.io if missing, writes the seed corpus, runs libFuzzer. Not part of `test`.
 //! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
 //!   to criterion), then a summary of each bench's median and of the ratios in `bench_report`.
 
@@ -18,7 +20,7 @@ mod bench_report;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask <test | bench [criterion args]>";
+const USAGE: &str = "usage: cargo xtask <test | bench [criterion args] | fuzz [seconds]>";
 
 fn main() {
     if let Err(e) = run() {
@@ -34,6 +36,7 @@ fn run() -> Result {
     match args.first().map(String::as_str) {
         Some("test") => test(&sh),
         Some("bench") => bench(&sh, &args[1..]),
+        Some("fuzz") => fuzz(&sh, args.get(1).map(String::as_str)),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())
@@ -71,5 +74,21 @@ fn bench(sh: &Shell, args: &[String]) -> Result {
     cmd!(sh, "cargo bench --workspace --benches --locked -- {args...}").run()?;
     let report = bench_report::collect(&project_root().join("target/criterion"), started)?;
     println!("\n{report}");
+    Ok(())
+}
+
+fn fuzz(sh: &Shell, seconds: Option<&str>) -> Result {
+    let seconds: u64 = seconds.map(str::parse).transpose().map_err(|_| "fuzz takes a number of seconds")?.unwrap_or(60);
+    if cmd!(sh, "cargo fuzz --version").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+        step("installing cargo-fuzz (crates.io)");
+        cmd!(sh, "cargo install cargo-fuzz --locked").run()?;
+    }
+    step("seed corpus");
+    let corpus = project_root().join("crates/arrow-ipc/fuzz/corpus/decode");
+    cmd!(sh, "cargo run --quiet --locked -p plugrt-arrow-ipc --example fuzz_seeds -- {corpus}").run()?;
+    step(&format!("fuzzing the IPC decoder for {seconds} s"));
+    let _dir = sh.push_dir("crates/arrow-ipc");
+    let max_time = format!("-max_total_time={seconds}");
+    cmd!(sh, "cargo fuzz run decode -- {max_time} -print_final_stats=1").run()?;
     Ok(())
 }

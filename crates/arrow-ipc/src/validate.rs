@@ -33,6 +33,8 @@ struct Layout {
 #[derive(Clone, Copy)]
 struct FieldLayout {
     buffers: usize,
+    /// Width in bytes of the offsets in the second buffer (variable-size types).
+    offset_width: Option<i64>,
 }
 
 /// Checks a whole stream. `Ok` means arrow-rs can decode it without panicking or allocating
@@ -153,7 +155,7 @@ fn check_field(
         return Err(IpcError::limit("fields", limits.max_fields, layout.fields.len() as u64 + 1));
     }
     let slot = layout.fields.len();
-    layout.fields.push(FieldLayout { buffers: 0 });
+    layout.fields.push(FieldLayout { buffers: 0, offset_width: None });
     let name = field.name().unwrap_or("");
     if field.dictionary().is_some() {
         return Err(IpcError::unsupported(format!("dictionary-encoded field `{name}`")));
@@ -241,9 +243,17 @@ fn check_field(
             }
             2
         }
-        Type::Binary | Type::Utf8 | Type::LargeBinary | Type::LargeUtf8 => 3,
+        Type::Binary | Type::Utf8 => {
+            layout.fields[slot].offset_width = Some(4);
+            3
+        }
+        Type::LargeBinary | Type::LargeUtf8 => {
+            layout.fields[slot].offset_width = Some(8);
+            3
+        }
         Type::List | Type::LargeList => {
             expect_children(1)?;
+            layout.fields[slot].offset_width = Some(if field.type_type() == Type::List { 4 } else { 8 });
             2
         }
         Type::FixedSizeList => {
@@ -257,6 +267,7 @@ fn check_field(
         Type::Map => {
             field.type_as_map().ok_or_else(|| missing("Map"))?;
             expect_children(1)?;
+            layout.fields[slot].offset_width = Some(4);
             let entries = field.children().map(|c| c.get(0));
             let is_pair_struct =
                 entries.is_some_and(|e| e.type_type() == Type::Struct_ && e.children().is_some_and(|kv| kv.len() == 2));
@@ -349,6 +360,17 @@ fn check_batch(
                 return Err(IpcError::malformed(
                     at,
                     format!("field node {i}: validity bitmap of {validity} bytes for {len} values"),
+                ));
+            }
+        }
+        // arrow-rs 59 views offsets with `typed_data`, which asserts (panics) unless the
+        // buffer is a whole number of offsets. Honest writers pad to 8 bytes, a multiple.
+        if let Some(width) = field.offset_width {
+            let offsets = buffers.get(first_buffer + 1).length();
+            if offsets % width != 0 {
+                return Err(IpcError::malformed(
+                    at,
+                    format!("field node {i}: offsets buffer of {offsets} bytes is not a multiple of {width}"),
                 ));
             }
         }

@@ -77,6 +77,16 @@ fn validity_bitmap_shorter_than_the_array() {
 }
 
 #[test]
+fn large_offsets_buffer_not_a_whole_number_of_offsets() {
+    // Found by `cargo xtask fuzz`: one row needs two 64-bit offsets (16 bytes); the buffer has 20.
+    let schema = schema_message(|fbb| vec![typed_field(fbb, "s", Type::LargeUtf8, &[])]);
+    let bytes = stream(&[schema, batch_message(1, &[(1, 0)], &[(0, 0), (0, 20), (24, 0)], &[0; 24])]);
+    assert!(arrow_panics(&bytes));
+    let err = ours(bytes);
+    assert!(matches!(&err, IpcError::Malformed { message, .. } if message.contains("not a multiple of 8")), "{err}");
+}
+
+#[test]
 fn unsupported_types_are_refused_before_arrow_sees_them() {
     for ty in [Type::Union, Type::RunEndEncoded, Type::Utf8View, Type::ListView] {
         let err = ours(stream(&[schema_message(|fbb| vec![typed_field(fbb, "u", ty, &[])])]));

@@ -43,6 +43,7 @@ pub fn typed_field<'a>(
 ) -> WIPOffset<Field<'a>> {
     let table = match ty {
         Type::List => arrow_ipc::ListBuilder::new(fbb).finish().as_union_value(),
+        Type::LargeUtf8 => arrow_ipc::LargeUtf8Builder::new(fbb).finish().as_union_value(),
         Type::ListView => arrow_ipc::ListViewBuilder::new(fbb).finish().as_union_value(),
         Type::Utf8View => arrow_ipc::Utf8ViewBuilder::new(fbb).finish().as_union_value(),
         Type::RunEndEncoded => arrow_ipc::RunEndEncodedBuilder::new(fbb).finish().as_union_value(),
