@@ -4,7 +4,7 @@ use arrow_ipc::{
     Buffer as IpcBuffer, Field, FieldBuilder, FieldNode, IntBuilder, MessageBuilder, MessageHeader, MetadataVersion,
     RecordBatchBuilder, SchemaBuilder, Type,
 };
-use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use flatbuffers::{FlatBufferBuilder, UnionWIPOffset, WIPOffset};
 
 pub const EOS: [u8; 8] = [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0];
 
@@ -24,13 +24,28 @@ pub fn int_field<'a>(fbb: &mut FlatBufferBuilder<'a>, name: &str, bit_width: i32
     let mut int = IntBuilder::new(fbb);
     int.add_bitWidth(bit_width);
     int.add_is_signed(true);
-    let int = int.finish();
+    let int = int.finish().as_union_value();
+    field(fbb, name, Type::Int, int, &[])
+}
+
+/// A nullable field of type `ty` with its type table and children.
+fn field<'a>(
+    fbb: &mut FlatBufferBuilder<'a>,
+    name: &str,
+    ty: Type,
+    table: WIPOffset<UnionWIPOffset>,
+    children: &[WIPOffset<Field<'a>>],
+) -> WIPOffset<Field<'a>> {
+    let children = (!children.is_empty()).then(|| fbb.create_vector(children));
     let name = fbb.create_string(name);
     let mut f = FieldBuilder::new(fbb);
     f.add_name(name);
     f.add_nullable(true);
-    f.add_type_type(Type::Int);
-    f.add_type_(int.as_union_value());
+    f.add_type_type(ty);
+    f.add_type_(table);
+    if let Some(children) = children {
+        f.add_children(children);
+    }
     f.finish()
 }
 
@@ -54,17 +69,7 @@ pub fn typed_field<'a>(
         }
         other => panic!("craft: no table builder for {other:?}"),
     };
-    let children = (!children.is_empty()).then(|| fbb.create_vector(children));
-    let name = fbb.create_string(name);
-    let mut f = FieldBuilder::new(fbb);
-    f.add_name(name);
-    f.add_nullable(true);
-    f.add_type_type(ty);
-    f.add_type_(table);
-    if let Some(children) = children {
-        f.add_children(children);
-    }
-    f.finish()
+    field(fbb, name, ty, table, children)
 }
 
 /// A Decimal field with any precision, scale and width.
@@ -78,14 +83,8 @@ pub fn decimal_field<'a>(
     d.add_precision(precision);
     d.add_scale(scale);
     d.add_bitWidth(bits);
-    let d = d.finish();
-    let name = fbb.create_string("d");
-    let mut f = FieldBuilder::new(fbb);
-    f.add_name(name);
-    f.add_nullable(true);
-    f.add_type_type(Type::Decimal);
-    f.add_type_(d.as_union_value());
-    f.finish()
+    let d = d.finish().as_union_value();
+    field(fbb, "d", Type::Decimal, d, &[])
 }
 
 /// A schema message with the fields `make` builds.
