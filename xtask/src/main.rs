@@ -3,7 +3,9 @@
 //! Lean on purpose (xshell and std only): it must build in seconds on a fresh machine and never
 //! compile a wasm engine. Commands:
 //!
-//! - `test`: everything CI checks, in order: rustfmt, clippy (warnings are errors), the
+//! - `fixtures`: installs guest toolchains into `.tools/` and builds every guest fixture into
+//!   `fixtures/out/` (see `fixtures.rs`).
+//! - `test`: everything CI checks, in order: the fixtures, rustfmt, clippy (warnings are errors), the
 //!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
@@ -17,10 +19,11 @@ use std::time::SystemTime;
 use xshell::{Shell, cmd};
 
 mod bench_report;
+mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask <test | bench [criterion args] | fuzz [seconds]>";
+const USAGE: &str = "usage: cargo xtask <test | fixtures | bench [criterion args] | fuzz [seconds]>";
 
 fn main() {
     if let Err(e) = run() {
@@ -35,6 +38,7 @@ fn run() -> Result {
     sh.change_dir(project_root());
     match args.first().map(String::as_str) {
         Some("test") => test(&sh),
+        Some("fixtures") => fixtures::run(&sh),
         Some("bench") => bench(&sh, &args[1..]),
         Some("fuzz") => fuzz(&sh, args.get(1).map(String::as_str)),
         Some("help" | "--help" | "-h") => {
@@ -54,6 +58,7 @@ fn step(name: &str) {
 }
 
 fn test(sh: &Shell) -> Result {
+    fixtures::run(sh)?;
     step("rustfmt");
     cmd!(sh, "cargo fmt --all --check").run()?;
     step("clippy");

