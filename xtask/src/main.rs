@@ -19,6 +19,8 @@ use std::time::SystemTime;
 use xshell::{Shell, cmd};
 
 mod bench_report;
+#[cfg(test)]
+mod fixture_checks;
 mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;

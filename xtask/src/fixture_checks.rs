@@ -1,0 +1,204 @@
+//! Checks on the built fixtures, run by `cargo test` (and so by `cargo xtask test`, which
+//! builds the fixtures first): every fixture exists, validates with wasmparser (the version
+//! wasmtime uses, component model on), has the contract's exports and only the contract's
+//! imports, and the bad-on-purpose ones are bad in the intended way.
+//!
+//! What fixtures do when run (trap, loop, grow memory, answer garbage) is checked by the
+//! loaders' tests, which run them.
+
+use std::path::PathBuf;
+
+use wasmparser::{
+    ComponentExternalKind, ComponentTypeRef, DataKind, ExternalKind, FuncType, Operator, Parser, Payload, TypeRef,
+    ValType, Validator, WasmFeatures,
+};
+
+use crate::fixtures::{Flavour, out_dir};
+
+/// Every fixture name, and which flavours it exists in.
+fn expected() -> Vec<(String, Flavour)> {
+    let dir = crate::project_root().join("fixtures/wat");
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let file = entry.unwrap().file_name().into_string().unwrap();
+        let Some(stem) = file.strip_suffix(".wat") else { continue };
+        if stem.starts_with('_') {
+            continue;
+        }
+        match stem.rsplit_once('.') {
+            Some((name, "component")) => all.push((name.to_owned(), Flavour::Component)),
+            Some((name, "extism")) => all.push((name.to_owned(), Flavour::Extism)),
+            _ => all.extend(Flavour::ALL.map(|f| (stem.to_owned(), f))),
+        }
+    }
+    all.sort_by(|a, b| (&a.0, a.1.dir()).cmp(&(&b.0, b.1.dir())));
+    all
+}
+
+fn path(name: &str, flavour: Flavour) -> PathBuf {
+    out_dir().join(flavour.dir()).join(format!("{name}.wasm"))
+}
+
+fn read(name: &str, flavour: Flavour) -> Vec<u8> {
+    let p = path(name, flavour);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}; build the fixtures with `cargo xtask fixtures`", p.display()))
+}
+
+/// What a test needs to know about one fixture binary.
+#[derive(Default, Debug)]
+struct Summary {
+    /// Component-level imports (other than types) and exports (component flavour).
+    component_imports: Vec<String>,
+    component_exports: Vec<(String, ComponentExternalKind)>,
+    /// Core imports (module, name) and function exports with their types (Extism flavour:
+    /// the module itself; component flavour: the embedded core module).
+    core_imports: Vec<(String, String)>,
+    core_exports: Vec<(String, Option<FuncType>)>,
+    /// The active data segment at offset 1024: the describe document.
+    describe: Option<String>,
+}
+
+fn summarize(bytes: &[u8]) -> Summary {
+    let mut s = Summary::default();
+    let mut types: Vec<FuncType> = Vec::new();
+    let mut funcs: Vec<u32> = Vec::new();
+    let mut imported_funcs = 0u32;
+    let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.expect("fixture parses") {
+            Payload::ComponentImportSection(r) => {
+                for import in r {
+                    let import = import.unwrap();
+                    // Types a world `use`s are imported by name too; they grant nothing.
+                    if !matches!(import.ty, ComponentTypeRef::Type(_)) {
+                        s.component_imports.push(import.name.name.to_owned());
+                    }
+                }
+            }
+            Payload::ComponentExportSection(r) => {
+                for export in r {
+                    let export = export.unwrap();
+                    s.component_exports.push((export.name.name.to_owned(), export.kind));
+                }
+            }
+            Payload::TypeSection(r) => {
+                for group in r {
+                    for ty in group.unwrap().into_types() {
+                        types.push(ty.unwrap_func().clone());
+                    }
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    let import = import.unwrap();
+                    if matches!(import.ty, TypeRef::Func(_)) {
+                        imported_funcs += 1;
+                    }
+                    s.core_imports.push((import.module.to_owned(), import.name.to_owned()));
+                }
+            }
+            Payload::FunctionSection(r) => funcs.extend(r.into_iter().map(Result::unwrap)),
+            Payload::ExportSection(r) => {
+                for export in r {
+                    let e = export.unwrap();
+                    exports.push((e.name.to_owned(), e.kind, e.index));
+                }
+            }
+            Payload::DataSection(r) => {
+                for data in r {
+                    let data = data.unwrap();
+                    if let DataKind::Active { offset_expr, .. } = data.kind {
+                        let at = offset_expr.get_operators_reader().read().unwrap();
+                        if matches!(at, Operator::I32Const { value: 1024 }) {
+                            s.describe = Some(String::from_utf8_lossy(data.data).trim_end_matches('\0').to_owned());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (name, kind, index) in exports {
+        let ty = (kind == ExternalKind::Func && index >= imported_funcs)
+            .then(|| funcs.get((index - imported_funcs) as usize).and_then(|t| types.get(*t as usize)).cloned())
+            .flatten();
+        s.core_exports.push((name, ty));
+    }
+    s
+}
+
+fn validate(bytes: &[u8], what: &str) {
+    let features = WasmFeatures::default() | WasmFeatures::COMPONENT_MODEL;
+    Validator::new_with_features(features).validate_all(bytes).unwrap_or_else(|e| panic!("{what} is invalid: {e}"));
+}
+
+#[test]
+fn every_fixture_is_built_and_valid() {
+    let all = expected();
+    assert!(all.len() >= 30, "fewer fixtures than expected: {all:?}");
+    for (name, flavour) in all {
+        validate(&read(&name, flavour), &format!("{name} ({flavour:?})"));
+    }
+}
+
+#[test]
+fn components_have_the_contract_exports_and_imports() {
+    for (name, flavour) in expected() {
+        if flavour != Flavour::Component {
+            continue;
+        }
+        let s = summarize(&read(&name, flavour));
+        let funcs: Vec<_> = s
+            .component_exports
+            .iter()
+            .filter(|(_, k)| *k == ComponentExternalKind::Func)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(funcs, ["describe", "call"], "{name}: component exports");
+        let outside: Vec<_> =
+            s.component_imports.iter().filter(|i| !i.starts_with("plugrt:udf/")).map(String::as_str).collect();
+        if name == "ungranted_import" {
+            assert_eq!(outside, ["steal-secrets"], "{name} must import exactly one thing outside the contract");
+        } else {
+            assert!(outside.is_empty(), "{name}: imports outside the contract: {outside:?}");
+        }
+    }
+}
+
+#[test]
+fn extism_modules_have_the_contract_exports_and_imports() {
+    let status = FuncType::new([], [ValType::I32]);
+    for (name, flavour) in expected() {
+        if flavour != Flavour::Extism {
+            continue;
+        }
+        let s = summarize(&read(&name, flavour));
+        for export in ["describe", "call"] {
+            let ty = s.core_exports.iter().find(|(n, _)| n == export).and_then(|(_, t)| t.clone());
+            assert_eq!(ty.as_ref(), Some(&status), "{name}: export {export} must be () -> i32");
+        }
+        assert!(s.core_exports.iter().any(|(n, _)| n == "memory"), "{name}: no memory export");
+        let outside: Vec<_> = s.core_imports.iter().filter(|(m, _)| m != "extism:host/env").collect();
+        if name == "ungranted_import" {
+            assert_eq!(outside, [&("extism:host/user".to_owned(), "steal_secrets".to_owned())], "{name}");
+        } else {
+            assert!(outside.is_empty(), "{name}: imports outside the Extism kernel: {outside:?}");
+        }
+    }
+}
+
+#[test]
+fn describe_documents_are_as_intended() {
+    for (name, flavour) in expected() {
+        let doc = summarize(&read(&name, flavour)).describe.unwrap_or_else(|| panic!("{name}: no describe document"));
+        let valid_shape = doc.starts_with('{') && doc.contains(r#""contract":"plugrt:udf@0.1.0""#);
+        match name.as_str() {
+            "describe_malformed" => assert!(!doc.starts_with('{'), "{name} must not be JSON: {doc}"),
+            "describe_unknown_type" => assert!(valid_shape && doc.contains(r#""Int65""#), "{name}: {doc}"),
+            "describe_duplicate" => {
+                assert!(valid_shape && doc.matches(r#""name":"f""#).count() == 2, "{name}: {doc}")
+            }
+            _ => assert!(valid_shape && doc.contains(&format!(r#""name":"{name}""#)), "{name}: {doc}"),
+        }
+    }
+}
