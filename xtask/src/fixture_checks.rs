@@ -31,6 +31,8 @@ fn expected() -> Vec<(String, Flavour)> {
             _ => all.extend(Flavour::ALL.map(|f| (stem.to_owned(), f))),
         }
     }
+    // Guests built from other sources than WAT.
+    all.extend(Flavour::ALL.map(|f| ("c_udf".to_owned(), f)));
     all.sort_by(|a, b| (&a.0, a.1.dir()).cmp(&(&b.0, b.1.dir())));
     all
 }
@@ -54,7 +56,8 @@ struct Summary {
     /// the module itself; component flavour: the embedded core module).
     core_imports: Vec<(String, String)>,
     core_exports: Vec<(String, Option<FuncType>)>,
-    /// The active data segment at offset 1024: the describe document.
+    /// The describe document: the active data segment at offset 1024 (WAT fixtures), else
+    /// the first NUL-terminated string in any data segment that starts like one.
     describe: Option<String>,
 }
 
@@ -111,6 +114,8 @@ fn summarize(bytes: &[u8]) -> Summary {
                         let at = offset_expr.get_operators_reader().read().unwrap();
                         if matches!(at, Operator::I32Const { value: 1024 }) {
                             s.describe = Some(String::from_utf8_lossy(data.data).trim_end_matches('\0').to_owned());
+                        } else if s.describe.is_none() {
+                            s.describe = find_document(data.data);
                         }
                     }
                 }
@@ -127,6 +132,13 @@ fn summarize(bytes: &[u8]) -> Summary {
     s
 }
 
+/// The first NUL-terminated string in `data` that starts like a describe document.
+fn find_document(data: &[u8]) -> Option<String> {
+    let start = data.windows(12).position(|w| w == br#"{"contract":"#)?;
+    let len = data[start..].iter().position(|&b| b == 0).unwrap_or(data.len() - start);
+    Some(String::from_utf8_lossy(&data[start..start + len]).into_owned())
+}
+
 fn validate(bytes: &[u8], what: &str) {
     let features = WasmFeatures::default() | WasmFeatures::COMPONENT_MODEL;
     Validator::new_with_features(features).validate_all(bytes).unwrap_or_else(|e| panic!("{what} is invalid: {e}"));
@@ -135,7 +147,7 @@ fn validate(bytes: &[u8], what: &str) {
 #[test]
 fn every_fixture_is_built_and_valid() {
     let all = expected();
-    assert!(all.len() >= 30, "fewer fixtures than expected: {all:?}");
+    assert!(all.len() >= 32, "fewer fixtures than expected: {all:?}");
     for (name, flavour) in all {
         validate(&read(&name, flavour), &format!("{name} ({flavour:?})"));
     }
@@ -197,6 +209,11 @@ fn describe_documents_are_as_intended() {
             "describe_unknown_type" => assert!(valid_shape && doc.contains(r#""Int65""#), "{name}: {doc}"),
             "describe_duplicate" => {
                 assert!(valid_shape && doc.matches(r#""name":"f""#).count() == 2, "{name}: {doc}")
+            }
+            "c_udf" => {
+                for f in ["add_one", "scale", "str_len", "upper"] {
+                    assert!(valid_shape && doc.contains(&format!(r#"{{"name":"{f}""#)), "{name} lacks {f}: {doc}");
+                }
             }
             _ => assert!(valid_shape && doc.contains(&format!(r#""name":"{name}""#)), "{name}: {doc}"),
         }

