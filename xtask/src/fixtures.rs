@@ -14,6 +14,9 @@
 //! The realistic C guest (`fixtures/c/`) is compiled with zig (PyPI's `ziglang`, which ships
 //! wasi-libc) against nanoarrow's C sources (from its PyPI sdist), once per flavour:
 //! `udf.c` + `component.c` (canonical ABI by hand) or `udf.c` + `extism.c` (Extism kernel).
+//!
+//! The JS guest (`fixtures/js/`, component flavour only) is bundled with esbuild and built by
+//! componentize-qjs (QuickJS), both installed by npm from the committed package.json and lock.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -46,6 +49,11 @@ impl Tools {
 
     pub fn zig(&self) -> PathBuf {
         self.root.join("zig/ziglang/zig")
+    }
+
+    /// The npm tools of the JS guest.
+    pub fn js_bin(&self, tool: &str) -> PathBuf {
+        self.root.join("js/node_modules/.bin").join(tool)
     }
 
     /// nanoarrow's `src/` (include root and sources).
@@ -93,7 +101,7 @@ pub fn run(sh: &Shell) -> Result {
     let tools = Tools::new();
     install(sh, &tools)?;
     step("building fixtures");
-    let built = build_wat(sh, &tools)? + build_c(sh, &tools)?;
+    let built = build_wat(sh, &tools)? + build_c(sh, &tools)? + build_js(sh, &tools)?;
     println!("fixtures: {built} built, the rest up to date, in {}", out_dir().display());
     Ok(())
 }
@@ -101,7 +109,28 @@ pub fn run(sh: &Shell) -> Result {
 fn install(sh: &Shell, tools: &Tools) -> Result {
     pip_install(sh, WASM_TOOLS, &tools.root.join("wasm-tools"), &tools.wasm_tools())?;
     pip_install(sh, ZIG, &tools.root.join("zig"), &tools.zig())?;
-    install_nanoarrow(sh, tools)
+    install_nanoarrow(sh, tools)?;
+    install_js(sh, tools)
+}
+
+/// Installs `fixtures/js/package.json` (with its lock) in `.tools/js`, unless installed already.
+fn install_js(sh: &Shell, tools: &Tools) -> Result {
+    if tools.js_bin("componentize-qjs").exists() && tools.js_bin("esbuild").exists() {
+        return Ok(());
+    }
+    step("installing the JS guest's tools from npm into .tools/js");
+    let dir = tools.root.join("js");
+    std::fs::create_dir_all(&dir)?;
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(project_root().join("fixtures/js").join(file), dir.join(file))?;
+    }
+    let _dir = sh.push_dir(&dir);
+    // `npm ci` refuses this lock: componentize-qjs lists optional platform bindings that the
+    // lock cannot record. `npm install` with exact versions and the committed lock is as pinned.
+    cmd!(sh, "npm install --no-audit --no-fund --loglevel=error").run().map_err(|e| {
+        format!("npm install in {} failed: {e} (Node.js with npm and npm-registry access are needed)", dir.display())
+    })?;
+    Ok(())
 }
 
 /// `pip install --target DIR SPEC` unless `check` exists already.
@@ -326,4 +355,32 @@ fn build_c(sh: &Shell, tools: &Tools) -> Result<usize> {
         built += 1;
     }
     Ok(built)
+}
+
+/// Builds `fixtures/js` into `component/js_udf.wasm`.
+fn build_js(sh: &Shell, tools: &Tools) -> Result<usize> {
+    let root = project_root();
+    let src = root.join("fixtures/js");
+    let out = out_dir().join("component/js_udf.wasm");
+    let inputs = ["udf.js", "polyfill.js", "package-lock.json"].map(|f| src.join(f));
+    if up_to_date(&out, &[inputs.as_slice(), &[root.join("wit/udf.wit")]].concat())? {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(out.parent().expect("out has a parent"))?;
+    let fail = |e: &dyn std::fmt::Display| format!("fixture fixtures/js failed to build: {e}");
+    let bundle = out_dir().join("scratch/js_udf.bundle.js");
+    let (esbuild, componentize, entry, wit) =
+        (tools.js_bin("esbuild"), tools.js_bin("componentize-qjs"), src.join("udf.js"), root.join("wit"));
+    // esbuild resolves `apache-arrow` through NODE_PATH (the sources have no node_modules).
+    let _path = sh.push_env("NODE_PATH", tools.root.join("js/node_modules"));
+    cmd!(sh, "{esbuild} {entry} --bundle --format=esm --platform=neutral --main-fields=module,main --log-level=warning --outfile={bundle}")
+        .quiet()
+        .run()
+        .map_err(|e| fail(&e))?;
+    cmd!(sh, "{componentize} --wit {wit} --world udf --js {bundle} --sync --stub-wasi -o {out}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .map_err(|e| fail(&e))?;
+    Ok(1)
 }
