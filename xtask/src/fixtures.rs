@@ -92,6 +92,60 @@ impl Flavour {
     }
 }
 
+/// Runs the realistic guests' logic natively: `fixtures/c/test_udf.c` (built for the host by
+/// zig, with UBSan) and `fixtures/js/test_udf.mjs` (bundled with esbuild, run by Node). The
+/// wasm builds of the same code are exercised by the loaders' tests.
+pub fn check_native(sh: &Shell) -> Result {
+    let tools = Tools::new();
+    let root = project_root();
+    let src = root.join("fixtures/c");
+    let (zig, nanoarrow, flatcc) = (tools.zig(), tools.nanoarrow(), tools.flatcc()?);
+    let library = c_library(&nanoarrow, &flatcc);
+    let includes = c_includes(&src, &nanoarrow, &flatcc);
+    let native = out_dir().join("native");
+    std::fs::create_dir_all(&native)?;
+    let (test, udf, exe) = (src.join("test_udf.c"), src.join("udf.c"), native.join("test_udf"));
+    cmd!(sh, "{zig} cc -O1 -g -fsanitize=undefined {includes...} {test} {udf} {library...} -o {exe}")
+        .quiet()
+        .run()
+        .map_err(|e| format!("building the native check of fixtures/c failed: {e}"))?;
+    cmd!(sh, "{exe}").run().map_err(|e| format!("native checks of the C guest failed: {e}"))?;
+
+    let (esbuild, test_js, bundle) =
+        (tools.js_bin("esbuild"), root.join("fixtures/js/test_udf.mjs"), native.join("test_udf.mjs"));
+    let _path = sh.push_env("NODE_PATH", tools.root.join("js/node_modules"));
+    cmd!(sh, "{esbuild} {test_js} --bundle --format=esm --platform=node --log-level=warning --outfile={bundle}")
+        .quiet()
+        .run()
+        .map_err(|e| format!("bundling fixtures/js/test_udf.mjs failed: {e}"))?;
+    cmd!(sh, "node {bundle}").run().map_err(|e| format!("native checks of the JS guest failed: {e}"))?;
+    Ok(())
+}
+
+/// nanoarrow's C library and IPC extension, and the flatcc runtime they need.
+fn c_library(nanoarrow: &Path, flatcc: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = ["array", "array_stream", "schema", "utils"]
+        .iter()
+        .map(|f| nanoarrow.join(format!("nanoarrow/common/{f}.c")))
+        .collect();
+    files.extend(
+        ["decoder", "encoder", "reader", "writer", "codecs"]
+            .iter()
+            .map(|f| nanoarrow.join(format!("nanoarrow/ipc/{f}.c"))),
+    );
+    files
+        .extend(["builder", "emitter", "verifier", "refmap"].iter().map(|f| flatcc.join(format!("src/runtime/{f}.c"))));
+    files
+}
+
+fn c_includes(src: &Path, nanoarrow: &Path, flatcc: &Path) -> [String; 3] {
+    [
+        format!("-I{}", src.display()),
+        format!("-I{}", nanoarrow.display()),
+        format!("-I{}", flatcc.join("include").display()),
+    ]
+}
+
 /// Where built fixtures go.
 pub fn out_dir() -> PathBuf {
     project_root().join("fixtures/out")
@@ -304,22 +358,8 @@ fn build_c(sh: &Shell, tools: &Tools) -> Result<usize> {
     let src = root.join("fixtures/c");
     let (zig, wasm_tools) = (tools.zig(), tools.wasm_tools());
     let (nanoarrow, flatcc) = (tools.nanoarrow(), tools.flatcc()?);
-    let mut library: Vec<PathBuf> = ["array", "array_stream", "schema", "utils"]
-        .iter()
-        .map(|f| nanoarrow.join(format!("nanoarrow/common/{f}.c")))
-        .collect();
-    library.extend(
-        ["decoder", "encoder", "reader", "writer", "codecs"]
-            .iter()
-            .map(|f| nanoarrow.join(format!("nanoarrow/ipc/{f}.c"))),
-    );
-    library
-        .extend(["builder", "emitter", "verifier", "refmap"].iter().map(|f| flatcc.join(format!("src/runtime/{f}.c"))));
-    let includes = [
-        format!("-I{}", src.display()),
-        format!("-I{}", nanoarrow.display()),
-        format!("-I{}", flatcc.join("include").display()),
-    ];
+    let library = c_library(&nanoarrow, &flatcc);
+    let includes = c_includes(&src, &nanoarrow, &flatcc);
     let scratch = out_dir().join("scratch");
     std::fs::create_dir_all(&scratch)?;
     let mut built = 0;

@@ -5,7 +5,8 @@
 //!
 //! - `fixtures`: installs guest toolchains into `.tools/` and builds every guest fixture into
 //!   `fixtures/out/` (see `fixtures.rs`).
-//! - `test`: everything CI checks, in order: the fixtures, rustfmt, clippy (warnings are errors), the
+//! - `test`: everything CI checks, in order: the fixtures (and native checks of the realistic
+//!   guests' logic), rustfmt, clippy (warnings are errors), the
 //!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
@@ -61,6 +62,8 @@ fn step(name: &str) {
 
 fn test(sh: &Shell) -> Result {
     fixtures::run(sh)?;
+    step("native checks of the realistic guests");
+    fixtures::check_native(sh)?;
     step("rustfmt");
     cmd!(sh, "cargo fmt --all --check").run()?;
     step("clippy");
