@@ -314,27 +314,32 @@ fn build_wat(sh: &Shell, tools: &Tools) -> Result<usize> {
             let core = scratch.join(format!("{}-{}.core.wasm", flavour.dir(), fixture.name));
             std::fs::write(&wat, text)?;
             cmd!(sh, "{wasm_tools} parse {wat} -o {core}").quiet().run().map_err(|e| fail(&e))?;
-            match flavour {
-                Flavour::Extism => {
-                    std::fs::copy(&core, &out)?;
-                }
-                Flavour::Component => {
-                    let (wit, world) = match world {
-                        Some(world) => (fixture_wit_dir(&scratch)?, world.to_owned()),
-                        None => (root.join("wit"), "udf".to_owned()),
-                    };
-                    let embedded = scratch.join(format!("{}.embed.wasm", fixture.name));
-                    cmd!(sh, "{wasm_tools} component embed {wit} --world {world} {core} -o {embedded}")
-                        .quiet()
-                        .run()
-                        .map_err(|e| fail(&e))?;
-                    cmd!(sh, "{wasm_tools} component new {embedded} -o {out}").quiet().run().map_err(|e| fail(&e))?;
-                }
-            }
+            let (wit, world) = match world {
+                Some(world) if flavour == Flavour::Component => (fixture_wit_dir(&scratch)?, world),
+                _ => (root.join("wit"), "udf"),
+            };
+            package(sh, tools, flavour, &core, &out, &wit, world).map_err(|e| fail(&e))?;
             built += 1;
         }
     }
     Ok(built)
+}
+
+/// Turns a built core module into the flavour's fixture at `out`: the module itself (Extism),
+/// or a component of `world` from the WIT in `wit` (component).
+fn package(sh: &Shell, tools: &Tools, flavour: Flavour, core: &Path, out: &Path, wit: &Path, world: &str) -> Result {
+    match flavour {
+        Flavour::Extism => {
+            std::fs::copy(core, out)?;
+        }
+        Flavour::Component => {
+            let wasm_tools = tools.wasm_tools();
+            let embedded = core.with_extension("embed.wasm");
+            cmd!(sh, "{wasm_tools} component embed {wit} --world {world} {core} -o {embedded}").quiet().run()?;
+            cmd!(sh, "{wasm_tools} component new {embedded} -o {out}").quiet().run()?;
+        }
+    }
+    Ok(())
 }
 
 /// `fixtures/wit/` with the contract under `deps/`, assembled in the scratch folder (a build
@@ -356,7 +361,7 @@ fn fixture_wit_dir(scratch: &Path) -> Result<PathBuf> {
 fn build_c(sh: &Shell, tools: &Tools) -> Result<usize> {
     let root = project_root();
     let src = root.join("fixtures/c");
-    let (zig, wasm_tools) = (tools.zig(), tools.wasm_tools());
+    let zig = tools.zig();
     let (nanoarrow, flatcc) = (tools.nanoarrow(), tools.flatcc()?);
     let library = c_library(&nanoarrow, &flatcc);
     let includes = c_includes(&src, &nanoarrow, &flatcc);
@@ -378,20 +383,7 @@ fn build_c(sh: &Shell, tools: &Tools) -> Result<usize> {
             .quiet()
             .run()
             .map_err(|e| fail(&e))?;
-        match flavour {
-            Flavour::Extism => {
-                std::fs::copy(&core, &out)?;
-            }
-            Flavour::Component => {
-                let wit = root.join("wit");
-                let embedded = scratch.join("c_udf.embed.wasm");
-                cmd!(sh, "{wasm_tools} component embed {wit} --world udf {core} -o {embedded}")
-                    .quiet()
-                    .run()
-                    .map_err(|e| fail(&e))?;
-                cmd!(sh, "{wasm_tools} component new {embedded} -o {out}").quiet().run().map_err(|e| fail(&e))?;
-            }
-        }
+        package(sh, tools, flavour, &core, &out, &root.join("wit"), "udf").map_err(|e| fail(&e))?;
         built += 1;
     }
     Ok(built)
