@@ -1,0 +1,162 @@
+//! The loader's errors. Every message names the plugin, and every call error the function.
+
+use std::time::Duration;
+
+use plugrt_arrow_ipc::IpcError;
+
+/// The kind of a guest's `call-error` (see `wit/udf.wit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestErrorKind {
+    /// The arguments are not acceptable.
+    InvalidArgument,
+    /// The function, or this use of it, is not implemented.
+    Unsupported,
+    /// The guest ran out of something it manages.
+    ResourceExhausted,
+    /// A bug in the guest.
+    Internal,
+}
+
+/// Why loading a plugin or calling one of its functions failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The runtime could not be created (engine configuration).
+    #[error("cannot create the wasmtime runtime: {0}")]
+    Runtime(String),
+    /// The plugin could not be loaded: not a component, wrong or missing exports, imports the
+    /// host does not grant, or a `describe` document that breaks the contract.
+    #[error("plugin `{plugin}`: cannot load: {message}")]
+    Load {
+        /// The plugin (its file or the name given to the loader, until `describe` names it).
+        plugin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The plugin declares no function of that name.
+    #[error("plugin `{plugin}` has no function `{function}`")]
+    UnknownFunction {
+        /// The plugin.
+        plugin: String,
+        /// The function asked for.
+        function: String,
+    },
+    /// The input batch does not match the function's declared arguments.
+    #[error("plugin `{plugin}`, function `{function}`: bad input: {message}")]
+    InvalidInput {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// What does not match.
+        message: String,
+    },
+    /// The call ran past its deadline and was interrupted.
+    #[error("plugin `{plugin}`, function `{function}`: timed out after {limit:?}")]
+    Timeout {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The time limit.
+        limit: Duration,
+    },
+    /// The call used up its fuel.
+    #[error("plugin `{plugin}`, function `{function}`: out of fuel ({fuel} units)")]
+    OutOfFuel {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The fuel it had.
+        fuel: u64,
+    },
+    /// The guest was refused memory (or table) growth beyond its limit and then failed.
+    #[error("plugin `{plugin}`, function `{function}`: memory limit of {limit} bytes reached")]
+    MemoryLimit {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The guest trapped (crashed). Its instance was discarded.
+    #[error("plugin `{plugin}`, function `{function}`: guest trapped: {message}")]
+    Trap {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The trap and a short guest backtrace.
+        message: String,
+    },
+    /// The guest answered with a `call-error`.
+    #[error("plugin `{plugin}`, function `{function}`: {kind:?}: {message}")]
+    Guest {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The guest's classification.
+        kind: GuestErrorKind,
+        /// The guest's message.
+        message: String,
+        /// Whether the guest says the same call may succeed if tried again.
+        retryable: bool,
+    },
+    /// The guest's output breaks the contract (not IPC, wrong type, wrong rows, too large).
+    #[error("plugin `{plugin}`, function `{function}`: output breaks the contract: {source}")]
+    Contract {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// What is wrong with it.
+        #[source]
+        source: IpcError,
+    },
+    /// The output was larger than the limit (checked before decoding it).
+    #[error("plugin `{plugin}`, function `{function}`: output of {size} bytes exceeds the limit of {limit}")]
+    OutputTooLarge {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The output's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No instance became available in time (the plugin's pool is at its cap).
+    #[error("plugin `{plugin}`, function `{function}`: {message}")]
+    Exhausted {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The pool's explanation (timeout or exhaustion).
+        message: String,
+    },
+    /// The plugin was closed (unloaded or replaced and drained).
+    #[error("plugin `{plugin}` is closed")]
+    Closed {
+        /// The plugin.
+        plugin: String,
+    },
+}
+
+impl Error {
+    /// Whether the failure is a resource limit of the host (timeout, fuel, memory, output
+    /// size, pool exhausted) rather than the guest's own error or a broken contract.
+    pub fn is_resource_limit(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout { .. }
+                | Error::OutOfFuel { .. }
+                | Error::MemoryLimit { .. }
+                | Error::OutputTooLarge { .. }
+                | Error::Exhausted { .. }
+        )
+    }
+}

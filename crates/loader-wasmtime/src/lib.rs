@@ -1,0 +1,26 @@
+//! plugrt's Component Model loader on wasmtime: every call in a fresh sandbox, at the speed
+//! of a warm pool.
+//!
+//! A [`Runtime`] owns one wasmtime `Engine` (pooling allocator sized from its own limits,
+//! copy-on-write memory images, one epoch ticker thread). [`Runtime::load`] compiles a
+//! component against the contract in `wit/udf.wit` and returns a [`Plugin`]; each
+//! [`Plugin::call`] runs in a brand-new instance from the plugin's pool, with Arrow batches
+//! in and out through `plugrt-arrow-ipc`.
+//!
+//! # What it does not do (yet)
+//! No on-disk cache of compiled components, no hot reload, no WASI: a component importing
+//! anything beyond the contract's `log` does not load.
+
+mod describe;
+mod error;
+mod host;
+mod limits;
+mod plugin;
+mod runtime;
+
+pub use describe::{CONTRACT, Description, Signature, Volatility};
+pub use error::{Error, GuestErrorKind};
+pub use limits::Limits;
+pub use plugin::{LoadOptions, Plugin};
+pub use plugrt_pool::Reuse;
+pub use runtime::{Allocator, Runtime, RuntimeConfig};

@@ -1,0 +1,322 @@
+//! [`Plugin`]: a loaded component, its description, and a pool of fresh instances.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_into};
+use plugrt_pool::{Lease, Manager, MetricsSnapshot, Pool, PoolError, Reuse};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
+use wasmtime::{Store, Trap, WasmBacktrace};
+
+use crate::describe::{self, Description, Signature};
+use crate::host::{self, CallError, HostState};
+use crate::runtime::RuntimeInner;
+use crate::{Error, Limits};
+
+/// How to load one plugin. Defaults: the runtime's limits, no pre-warm, `Reuse::Never`.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// What errors call the plugin until its `describe` has named it (a path, a catalog
+    /// entry). Default: `<bytes>`.
+    pub label: Option<String>,
+    /// Limits for this plugin, clamped to the runtime's ceilings. `None`: the ceilings.
+    pub limits: Option<Limits>,
+    /// Fresh instances kept ready ahead of calls (see `plugrt_pool`).
+    pub min_ready: usize,
+    /// Whether instances may serve more than one call. Keep `Reuse::Never` unless the plugin
+    /// is trusted: reuse lets one call see what the previous one left in memory.
+    pub reuse: Reuse,
+}
+
+/// A loaded plugin. Cheap to clone; calls may run from many threads at once.
+///
+/// Loading compiles the component once, links only the contract's `log` import (a component
+/// importing anything else is refused, naming the import), checks the `describe` and `call`
+/// exports' types, runs `describe` in an instance of its own and validates the document. Each
+/// call then runs in an instance from the plugin's pool: a brand-new one unless the plugin
+/// was loaded with bounded reuse. An instance that trapped is never used again.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    name: Arc<str>,
+    description: Description,
+    pool: Pool<Instances>,
+    limits: Limits,
+    ipc_limits: IpcLimits,
+    call_index: ComponentExportIndex,
+    ticks: u64,
+}
+
+/// The pool's manager: instantiates the cached `InstancePre` in a new store.
+struct Instances {
+    runtime: Arc<RuntimeInner>,
+    pre: InstancePre<HostState>,
+    name: Arc<str>,
+    limits: Limits,
+    ticks: u64,
+}
+
+/// One instance and its store.
+struct Live {
+    store: Store<HostState>,
+    instance: Instance,
+}
+
+impl Manager for Instances {
+    type Instance = Live;
+    type Error = wasmtime::Error;
+
+    fn create(&self) -> wasmtime::Result<Live> {
+        let mut store = new_store(&self.runtime, self.name.clone(), &self.limits, self.ticks)?;
+        let instance = self.pre.instantiate(&mut store)?;
+        Ok(Live { store, instance })
+    }
+
+    fn recycle(&self, live: &mut Live) -> wasmtime::Result<()> {
+        live.store.data_mut().reset_for_call();
+        Ok(())
+    }
+}
+
+/// Epoch ticks covering `timeout` (at least one).
+fn ticks(timeout: Duration, tick: Duration) -> u64 {
+    (timeout.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).max(1)
+}
+
+fn new_store(
+    runtime: &RuntimeInner,
+    name: Arc<str>,
+    limits: &Limits,
+    ticks: u64,
+) -> wasmtime::Result<Store<HostState>> {
+    let mut store = Store::new(&runtime.engine, HostState::new(name, limits.memory_bytes, limits.table_elements));
+    store.limiter(|state| state as &mut dyn wasmtime::ResourceLimiter);
+    // Instantiation (start functions included) runs under the same deadline and fuel as a call.
+    store.set_epoch_deadline(ticks);
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel)?;
+    }
+    Ok(store)
+}
+
+/// `call`'s result, lifted eagerly: wasmtime 49 runs the guest's post-return (which frees the
+/// output) as soon as the call returns, so a lazy `WasmList` would read freed memory. The copy
+/// is bounded by the instance's memory limit; the output limit is checked right after it.
+type CallResult = (Result<Vec<u8>, CallError>,);
+
+thread_local! {
+    /// Input IPC bytes, reused across calls on this thread.
+    static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Plugin {
+    pub(crate) fn load(runtime: Arc<RuntimeInner>, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+        let label = options.label.clone().unwrap_or_else(|| "<bytes>".to_owned());
+        let fail = |message: String| Error::Load { plugin: label.clone(), message };
+        let engine = &runtime.engine;
+        let component = Component::new(engine, bytes).map_err(|e| fail(format!("not a valid component: {e:#}")))?;
+        let linker = host::linker(engine).map_err(|e| fail(format!("cannot link the contract: {e:#}")))?;
+        let pre =
+            linker.instantiate_pre(&component).map_err(|e| fail(format!("imports the host does not grant: {e:#}")))?;
+        let export = |name: &str| {
+            component.get_export_index(None, name).ok_or_else(|| fail(format!("does not export `{name}`")))
+        };
+        let (describe_index, call_index) = (export("describe")?, export("call")?);
+        let limits = options.limits.unwrap_or(runtime.config.limits).within(&runtime.config.limits);
+        let ticks = ticks(limits.timeout, runtime.config.epoch_tick);
+
+        // `describe`, in an instance of its own that serves nothing else.
+        let mut store = new_store(&runtime, Arc::from(label.as_str()), &limits, ticks)
+            .map_err(|e| fail(format!("cannot create a store: {e:#}")))?;
+        let instance = pre.instantiate(&mut store).map_err(|e| fail(format!("cannot instantiate: {e:#}")))?;
+        let describe = instance
+            .get_typed_func::<(), (String,)>(&mut store, &describe_index)
+            .map_err(|e| fail(format!("export `describe` has the wrong type: {e:#}")))?;
+        instance
+            .get_typed_func::<(&str, &[u8]), CallResult>(&mut store, &call_index)
+            .map_err(|e| fail(format!("export `call` has the wrong type: {e:#}")))?;
+        let (document,) = describe.call(&mut store, ()).map_err(|e| fail(format!("`describe` failed: {e:#}")))?;
+        drop(store);
+        let description = describe::parse(&document, &runtime.config.granted_capabilities).map_err(fail)?;
+
+        let name: Arc<str> = Arc::from(description.name.as_str());
+        let manager = Instances { runtime: runtime.clone(), pre, name: name.clone(), limits, ticks };
+        let pool = Pool::builder(manager)
+            .name(name.clone())
+            .max_instances(limits.instances)
+            .min_ready(options.min_ready)
+            .reuse(options.reuse)
+            .acquire_timeout(Some(limits.timeout))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
+        Ok(Plugin { inner: Arc::new(PluginInner { name, description, pool, limits, ipc_limits, call_index, ticks }) })
+    }
+
+    /// The plugin's name (from its `describe` document).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The validated `describe` document.
+    pub fn description(&self) -> &Description {
+        &self.inner.description
+    }
+
+    /// The limits this plugin runs under (its request clamped to the runtime's ceilings).
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Its instance pool's counters, gauges and histograms.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.pool.metrics()
+    }
+
+    /// Stops new calls and waits up to `drain` for calls in flight; see `plugrt_pool::Pool::close`.
+    pub fn close(&self, drain: Duration) -> plugrt_pool::CloseReport {
+        self.inner.pool.close(drain)
+    }
+
+    /// Calls `function` on `batch` (its columns are the arguments) and returns the result
+    /// column, checked against the declared type and the batch's row count.
+    pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+        let inner = &*self.inner;
+        let signature = inner
+            .description
+            .function(function)
+            .ok_or_else(|| Error::UnknownFunction { plugin: inner.name.to_string(), function: function.to_owned() })?;
+        check_input(&inner.name, signature, batch)?;
+        let mut lease = inner.pool.acquire().map_err(|e| pool_error(&inner.name, function, e))?;
+        let output = INPUT.with(|input| {
+            let mut input = input.borrow_mut();
+            encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
+                plugin: inner.name.to_string(),
+                function: function.to_owned(),
+                message: e.to_string(),
+            })?;
+            inner.invoke(&mut lease, function, &input)
+        })?;
+        drop(lease);
+        decode_scalar_result(output, &inner.ipc_limits, &signature.returns, batch.num_rows())
+            .map_err(|source| Error::Contract { plugin: inner.name.to_string(), function: function.to_owned(), source })
+    }
+}
+
+impl PluginInner {
+    /// Runs the guest's `call` in the leased instance and returns its output bytes.
+    fn invoke(&self, lease: &mut Lease<Instances>, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let live = &mut **lease;
+        let store = &mut live.store;
+        store.set_epoch_deadline(self.ticks);
+        if let Some(fuel) = self.limits.fuel {
+            // Cannot fail: metering is on whenever a plugin has a fuel limit.
+            let _ = store.set_fuel(fuel);
+        }
+        let outcome = live
+            .instance
+            .get_typed_func::<(&str, &[u8]), CallResult>(&mut *store, &self.call_index)
+            .and_then(|call| call.call(&mut *store, (function, input)));
+        let call_err = |e| self.classify(function, e, store.data().growth_refused);
+        match outcome {
+            Ok((Ok(output),)) => {
+                if output.len() > self.limits.output_bytes {
+                    lease.poison();
+                    return Err(Error::OutputTooLarge {
+                        plugin: self.name.to_string(),
+                        function: function.to_owned(),
+                        size: output.len(),
+                        limit: self.limits.output_bytes,
+                    });
+                }
+                Ok(output)
+            }
+            Ok((Err(e),)) => Err(Error::Guest {
+                plugin: self.name.to_string(),
+                function: function.to_owned(),
+                kind: e.kind.into(),
+                message: e.message,
+                retryable: e.retryable,
+            }),
+            Err(e) => {
+                let error = call_err(e);
+                lease.poison();
+                Err(error)
+            }
+        }
+    }
+
+    /// Names what stopped a call: deadline, fuel, refused growth, or another trap.
+    fn classify(&self, function: &str, e: wasmtime::Error, growth_refused: bool) -> Error {
+        let (plugin, function) = (self.name.to_string(), function.to_owned());
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Error::Timeout { plugin, function, limit: self.limits.timeout },
+            Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, function, fuel: self.limits.fuel.unwrap_or(0) },
+            _ if growth_refused => Error::MemoryLimit { plugin, function, limit: self.limits.memory_bytes },
+            _ => Error::Trap { plugin, function, message: describe_trap(&e) },
+        }
+    }
+}
+
+/// The trap and the innermost guest frames.
+fn describe_trap(e: &wasmtime::Error) -> String {
+    let mut text = match e.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{e}"),
+    };
+    if let Some(trace) = e.downcast_ref::<WasmBacktrace>() {
+        let frames: Vec<String> = trace
+            .frames()
+            .iter()
+            .take(5)
+            .map(|f| f.func_name().map(str::to_owned).unwrap_or_else(|| format!("func {}", f.func_index())))
+            .collect();
+        if !frames.is_empty() {
+            text.push_str(&format!(" (at {})", frames.join(" <- ")));
+        }
+    }
+    text
+}
+
+fn check_input(plugin: &str, signature: &Signature, batch: &RecordBatch) -> Result<(), Error> {
+    let bad =
+        |message: String| Error::InvalidInput { plugin: plugin.to_owned(), function: signature.name.clone(), message };
+    if batch.num_columns() != signature.args.len() {
+        return Err(bad(format!("takes {} argument(s), got {}", signature.args.len(), batch.num_columns())));
+    }
+    for (i, (column, declared)) in batch.columns().iter().zip(&signature.args).enumerate() {
+        if !column.data_type().equals_datatype(declared) {
+            return Err(bad(format!("arg{i} must be {declared}, got {}", column.data_type())));
+        }
+    }
+    Ok(())
+}
+
+fn pool_error(plugin: &str, function: &str, e: PoolError<wasmtime::Error>) -> Error {
+    let (plugin, function) = (plugin.to_owned(), function.to_owned());
+    match e {
+        PoolError::Closed { .. } => Error::Closed { plugin },
+        PoolError::Create { source, .. } => {
+            let message = describe_trap(&source);
+            match source.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => Error::Timeout { plugin, function, limit: Duration::ZERO },
+                _ => Error::Trap { plugin, function, message: format!("instantiation failed: {message}") },
+            }
+        }
+        other => Error::Exhausted { plugin, function, message: other.to_string() },
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.inner.name)
+            .field("limits", &self.inner.limits)
+            .finish_non_exhaustive()
+    }
+}

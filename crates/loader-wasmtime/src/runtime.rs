@@ -1,0 +1,177 @@
+//! [`Runtime`]: one wasmtime `Engine` shared by every plugin it loads.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::plugin::{LoadOptions, Plugin};
+use crate::{Error, Limits};
+
+/// Host-wide settings. Defaults: [`Limits::default`] as ceilings, 256 instances in total, a
+/// 1 ms epoch tick, 64 KiB of each linear memory kept resident between instances, no
+/// capabilities granted.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The ceilings every plugin's limits are clamped to.
+    pub limits: Limits,
+    /// Instances of all plugins alive at once; sizes the pooling allocator.
+    pub total_instances: u32,
+    /// How often the epoch advances: the granularity of call timeouts.
+    pub epoch_tick: Duration,
+    /// Bytes of each linear memory kept mapped between instances (cheap re-touch, but memset
+    /// on every instance drop): size it to a call's working set, not to the memory limit.
+    pub keep_resident: usize,
+    /// Capabilities plugins may ask for in `describe` (none are defined yet).
+    pub granted_capabilities: Vec<String>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            limits: Limits::default(),
+            total_instances: 256,
+            epoch_tick: Duration::from_millis(1),
+            keep_resident: 64 << 10,
+            granted_capabilities: Vec::new(),
+        }
+    }
+}
+
+/// Which instance allocator the engine got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// wasmtime's pooling allocator, sized from [`RuntimeConfig`].
+    Pooling {
+        /// Virtual address space reserved for linear memories, in bytes.
+        reserved_bytes: u64,
+    },
+    /// The on-demand allocator: the pooling reservation failed (see the warning logged).
+    OnDemand,
+}
+
+/// Loads plugins and owns what they share: the engine and its epoch ticker.
+///
+/// Cheap to clone. Plugins keep the runtime alive; the ticker thread stops when the last
+/// clone and plugin are dropped. It does not cache compiled artifacts across processes.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+}
+
+pub(crate) struct RuntimeInner {
+    pub(crate) engine: Engine,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) allocator: Allocator,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            let _ = ticker.join();
+        }
+    }
+}
+
+/// Core instances and memories a component may bring beyond the one each usually has.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 8;
+/// Guard region after each memory; smaller than wasmtime's default because memories are
+/// small (explicit bounds checks are compiled in instead of relying on a 4 GiB reservation).
+const GUARD_BYTES: u64 = 64 << 10;
+
+fn base_config(config: &RuntimeConfig) -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.consume_fuel(config.limits.fuel.is_some());
+    c.memory_init_cow(true);
+    c.memory_reservation(config.limits.memory_bytes as u64);
+    c.memory_guard_size(GUARD_BYTES);
+    c
+}
+
+impl Runtime {
+    /// Creates the engine (pooling allocator sized from `config`, falling back to on-demand
+    /// allocation, with a warning, when the reservation fails) and starts its epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
+        let total = config.total_instances.max(1);
+        let memories = total.saturating_mul(2);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(total)
+            .total_core_instances(total.saturating_mul(4))
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(memories)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .total_tables(total.saturating_mul(4))
+            .max_tables_per_component(TABLES_PER_COMPONENT)
+            .max_memory_size(config.limits.memory_bytes)
+            .table_elements(config.limits.table_elements)
+            .linear_memory_keep_resident(config.keep_resident);
+        let reserved_bytes = u64::from(memories) * (config.limits.memory_bytes as u64 + GUARD_BYTES);
+        let mut pooled = base_config(&config);
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let (engine, allocator) = match Engine::new(&pooled) {
+            Ok(engine) => (engine, Allocator::Pooling { reserved_bytes }),
+            Err(e) => {
+                tracing::warn!(error = %e, reserved_bytes, "pooling allocator unavailable; using on-demand allocation");
+                let engine = Engine::new(&base_config(&config)).map_err(|e| Error::Runtime(e.to_string()))?;
+                (engine, Allocator::OnDemand)
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let (weak, stop, tick) = (engine.weak(), stop.clone(), config.epoch_tick);
+            std::thread::Builder::new()
+                .name("plugrt-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        match weak.upgrade() {
+                            Some(engine) => engine.increment_epoch(),
+                            None => return,
+                        }
+                    }
+                })
+                .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?
+        };
+        Ok(Runtime { inner: Arc::new(RuntimeInner { engine, config, allocator, stop, ticker: Some(ticker) }) })
+    }
+
+    /// Which allocator the engine uses (and how much address space pooling reserved).
+    pub fn allocator(&self) -> Allocator {
+        self.inner.allocator
+    }
+
+    /// Loads a component from its bytes (binary, or text if wasmtime can parse it); see
+    /// [`Plugin`] for what loading checks.
+    pub fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+        Plugin::load(self.inner.clone(), bytes, options)
+    }
+
+    /// Loads a component file; errors before `describe` names the plugin carry the path.
+    pub fn load_file(&self, path: impl AsRef<Path>, mut options: LoadOptions) -> Result<Plugin, Error> {
+        let path = path.as_ref();
+        if options.label.is_none() {
+            options.label = Some(path.display().to_string());
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::Load {
+            plugin: path.display().to_string(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        self.load(&bytes, options)
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("allocator", &self.inner.allocator).finish_non_exhaustive()
+    }
+}

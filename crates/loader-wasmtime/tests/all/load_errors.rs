@@ -1,0 +1,36 @@
+//! Plugins that must not load, each refused with a message naming what is wrong.
+
+use plugrt_wasmtime::{Error, LoadOptions};
+
+use crate::common::{load_err, runtime};
+
+fn message(name: &str) -> String {
+    match load_err(name) {
+        Error::Load { plugin, message } => {
+            assert_eq!(plugin, name);
+            message
+        }
+        other => panic!("{name}: expected a load error, got {other}"),
+    }
+}
+
+#[test]
+fn describe_documents_that_break_the_contract() {
+    assert!(message("describe_malformed").contains("not valid"));
+    assert!(message("describe_unknown_type").contains("unknown type `Int65`"));
+    assert!(message("describe_duplicate").contains("declared twice"));
+}
+
+#[test]
+fn an_ungranted_import_is_named() {
+    let m = message("ungranted_import");
+    assert!(m.contains("steal-secrets"), "{m}");
+}
+
+#[test]
+fn not_a_component() {
+    let err = runtime().load(b"\0asm\x01\0\0\0", LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("plugin `<bytes>`: cannot load: not a valid component"), "{err}");
+    let err = runtime().load(b"garbage", LoadOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Load { .. }), "{err}");
+}
