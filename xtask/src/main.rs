@@ -9,6 +9,9 @@
 //!   guests' logic), rustfmt, clippy (warnings are errors), the
 //!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
+//! - `run FIXTURE FUNCTION [--rows N]`: builds the fixtures, then calls FUNCTION of
+//!   `fixtures/out/component/FIXTURE.wasm` (or of a path) on sample rows through
+//!   plugrt-wasmtime's `plugrt-run` binary, printing input and output.
 //! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
 //!   from crates.io if missing, writes the seed corpus, runs libFuzzer. Not part of `test`.
 //! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
@@ -26,7 +29,8 @@ mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask <test | fixtures | bench [criterion args] | fuzz [seconds]>";
+const USAGE: &str =
+    "usage: cargo xtask <test | fixtures | run FIXTURE FUNCTION [--rows N] | bench [criterion args] | fuzz [seconds]>";
 
 fn main() {
     if let Err(e) = run() {
@@ -42,6 +46,7 @@ fn run() -> Result {
     match args.first().map(String::as_str) {
         Some("test") => test(&sh),
         Some("fixtures") => fixtures::run(&sh),
+        Some("run") => run_fixture(&sh, &args[1..]),
         Some("bench") => bench(&sh, &args[1..]),
         Some("fuzz") => fuzz(&sh, args.get(1).map(String::as_str)),
         Some("help" | "--help" | "-h") => {
@@ -100,5 +105,15 @@ fn fuzz(sh: &Shell, seconds: Option<&str>) -> Result {
     let _dir = sh.push_dir("crates/arrow-ipc");
     let max_time = format!("-max_total_time={seconds}");
     cmd!(sh, "cargo fuzz run decode -- {max_time} -print_final_stats=1").run()?;
+    Ok(())
+}
+
+fn run_fixture(sh: &Shell, args: &[String]) -> Result {
+    let (Some(fixture), Some(_)) = (args.first(), args.get(1)) else { return Err(USAGE.into()) };
+    fixtures::run(sh)?;
+    let built = fixtures::out_dir().join("component").join(format!("{fixture}.wasm"));
+    let path = if built.exists() { built } else { PathBuf::from(fixture) };
+    let rest = &args[1..];
+    cmd!(sh, "cargo run --quiet --release --locked -p plugrt-wasmtime --bin plugrt-run -- {path} {rest...}").run()?;
     Ok(())
 }
