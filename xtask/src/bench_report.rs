@@ -16,6 +16,30 @@ struct Ratio {
 
 const RATIOS: &[Ratio] = &[
     Ratio {
+        what: "wasmtime: plugrt fresh-instance call vs raw wasmtime by hand",
+        numerator: "wasmtime_trivial_call/plugrt",
+        denominator: "wasmtime_trivial_call/raw_wasmtime",
+        target: "<= 1.3",
+    },
+    Ratio {
+        what: "wasmtime: pre-warmed plugrt call vs raw wasmtime by hand",
+        numerator: "wasmtime_trivial_call/plugrt_prewarmed",
+        denominator: "wasmtime_trivial_call/raw_wasmtime",
+        target: "(context)",
+    },
+    Ratio {
+        what: "wasmtime: throughput of 2 threads vs 1 (trivial calls)",
+        numerator: "wasmtime_threads/1_threads",
+        denominator: "wasmtime_threads/2_threads",
+        target: ">= 1.6",
+    },
+    Ratio {
+        what: "wasmtime: add_one over 1M Int64 (C guest) vs arrow's native kernel",
+        numerator: "wasmtime_add_one_1m/plugrt_c_guest",
+        denominator: "wasmtime_add_one_1m/arrow_native",
+        target: "<= 3",
+    },
+    Ratio {
         what: "pool: throughput of 2 threads vs 1 (2 us of work per lease)",
         numerator: "pool_2us_work/1_threads",
         denominator: "pool_2us_work/2_threads",

@@ -85,6 +85,7 @@ fn test(sh: &Shell) -> Result {
 }
 
 fn bench(sh: &Shell, args: &[String]) -> Result {
+    fixtures::run(sh)?;
     let started = SystemTime::now();
     cmd!(sh, "cargo bench --workspace --benches --locked -- {args...}").run()?;
     let report = bench_report::collect(&project_root().join("target/criterion"), started)?;

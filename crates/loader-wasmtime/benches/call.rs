@@ -1,0 +1,171 @@
+//! Call overhead of plugrt-wasmtime, each beside its baseline measured in the same run:
+//! - a trivial call (the `probe` fixture) through plugrt vs raw wasmtime doing the same work by
+//!   hand: a fresh Store, `InstancePre::instantiate`, the call, drop, with the same IPC encode
+//!   and decode, on an engine with the pooling allocator;
+//! - the same call with a pre-warmed pool;
+//! - throughput of 2 threads vs 1;
+//! - `add_one` over 1M Int64 rows (the C guest) vs arrow's native `unary` kernel.
+//!
+//! `cargo xtask bench` runs it (after building the fixtures) and prints the ratios.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Schema};
+use criterion::{Criterion, criterion_group, criterion_main};
+use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_into};
+use plugrt_wasmtime::{Limits, LoadOptions, Plugin, Runtime, RuntimeConfig};
+use wasmtime::component::{Component, ComponentType, Lift, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../fixtures/out/component/{name}.wasm", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; build the fixtures with `cargo xtask fixtures`"))
+}
+
+fn no_args(rows: usize) -> RecordBatch {
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .unwrap()
+}
+
+fn runtime() -> Runtime {
+    let limits = Limits { instances: 16, ..Limits::default() };
+    Runtime::new(RuntimeConfig { limits, total_instances: 64, ..RuntimeConfig::default() }).unwrap()
+}
+
+#[derive(ComponentType, Lift)]
+#[component(enum)]
+#[repr(u8)]
+#[allow(dead_code, reason = "built by Lift")]
+enum Kind {
+    #[component(name = "invalid-argument")]
+    InvalidArgument,
+    #[component(name = "unsupported")]
+    Unsupported,
+    #[component(name = "resource-exhausted")]
+    ResourceExhausted,
+    #[component(name = "internal")]
+    Internal,
+}
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+#[allow(dead_code, reason = "built by Lift")]
+struct CallError {
+    kind: Kind,
+    message: String,
+    retryable: bool,
+}
+
+/// The baseline: what a host does by hand with wasmtime for one fresh-instance call.
+struct Raw {
+    engine: Engine,
+    pre: wasmtime::component::InstancePre<()>,
+}
+
+impl Raw {
+    fn new(bytes: &[u8]) -> Raw {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(64)
+            .total_core_instances(256)
+            .total_memories(128)
+            .total_tables(256)
+            .max_memory_size(64 << 20);
+        let mut config = Config::new();
+        config.wasm_component_model(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        config.memory_reservation(64 << 20).memory_guard_size(64 << 10);
+        let engine = Engine::new(&config).unwrap();
+        let component = Component::new(&engine, bytes).unwrap();
+        // The probe imports nothing (not even `log`).
+        let linker = Linker::<()>::new(&engine);
+        let pre = linker.instantiate_pre(&component).unwrap();
+        Raw { engine, pre }
+    }
+
+    fn call(&self, function: &str, batch: &RecordBatch, input: &mut Vec<u8>) -> ArrayRef {
+        encode_into(batch, input).unwrap();
+        let mut store = Store::new(&self.engine, ());
+        let instance = self.pre.instantiate(&mut store).unwrap();
+        let call = instance.get_typed_func::<(&str, &[u8]), (Result<Vec<u8>, CallError>,)>(&mut store, "call").unwrap();
+        let (out,) = call.call(&mut store, (function, input)).unwrap();
+        drop(store);
+        let Ok(out) = out else { panic!("the probe failed") };
+        decode_scalar_result(out, &IpcLimits::default(), &DataType::Int64, batch.num_rows()).unwrap()
+    }
+}
+
+fn trivial(c: &mut Criterion) {
+    let bytes = fixture("probe");
+    let input = no_args(1);
+    let mut g = c.benchmark_group("wasmtime_trivial_call");
+    let raw = Raw::new(&bytes);
+    let mut buf = Vec::new();
+    g.bench_function("raw_wasmtime", |b| b.iter(|| black_box(raw.call("calls", &input, &mut buf))));
+    let rt = runtime();
+    let plugin = rt.load(&bytes, LoadOptions::default()).unwrap();
+    g.bench_function("plugrt", |b| b.iter(|| black_box(plugin.call("calls", &input).unwrap())));
+    let warm = rt.load(&bytes, LoadOptions { min_ready: 8, ..LoadOptions::default() }).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    g.bench_function("plugrt_prewarmed", |b| b.iter(|| black_box(warm.call("calls", &input).unwrap())));
+    g.finish();
+}
+
+fn scaling(c: &mut Criterion) {
+    let rt = runtime();
+    let plugin: Plugin = rt.load(&fixture("probe"), LoadOptions::default()).unwrap();
+    let input = no_args(1);
+    let mut g = c.benchmark_group("wasmtime_threads");
+    for threads in [1usize, 2] {
+        g.bench_function(format!("{threads}_threads"), |b| {
+            b.iter_custom(|iters| {
+                let per_thread = iters.div_ceil(threads as u64);
+                let start = Arc::new(Barrier::new(threads + 1));
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let (plugin, input, start) = (plugin.clone(), input.clone(), start.clone());
+                        std::thread::spawn(move || {
+                            start.wait();
+                            for _ in 0..per_thread {
+                                black_box(plugin.call("calls", &input).unwrap());
+                            }
+                        })
+                    })
+                    .collect();
+                start.wait();
+                let t0 = Instant::now();
+                for h in handles {
+                    h.join().unwrap();
+                }
+                t0.elapsed().mul_f64(iters as f64 / (per_thread * threads as u64) as f64)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn add_one(c: &mut Criterion) {
+    let rt = runtime();
+    let plugin = rt.load(&fixture("c_udf"), LoadOptions::default()).unwrap();
+    let values: ArrayRef = Arc::new(Int64Array::from_iter((0..1_000_000i64).map(|i| (i % 10 != 0).then_some(i))));
+    let input = plugrt_arrow_ipc::input_batch(std::slice::from_ref(&values), 1_000_000).unwrap();
+    let native = values.as_any().downcast_ref::<Int64Array>().unwrap().clone();
+    let mut g = c.benchmark_group("wasmtime_add_one_1m");
+    g.sample_size(20);
+    g.bench_function("arrow_native", |b| b.iter(|| black_box(native.unary::<_, Int64Type>(|v| v + 1))));
+    g.bench_function("plugrt_c_guest", |b| b.iter(|| black_box(plugin.call("add_one", &input).unwrap())));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = trivial, scaling, add_one
+}
+criterion_main!(benches);
