@@ -8,8 +8,9 @@
 //! in and out through `plugrt-arrow-ipc`.
 //!
 //! # What it does not do (yet)
-//! No on-disk cache of compiled components, no hot reload, no WASI: a component importing
-//! anything beyond the contract's `log` does not load.
+//! No on-disk cache of compiled components (each load compiles), no WASI: a component
+//! importing anything beyond the contract's `log` does not load. [`Plugin::reload`] swaps
+//! versions atomically.
 
 mod describe;
 mod error;

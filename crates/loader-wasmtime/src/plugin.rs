@@ -1,6 +1,8 @@
 //! [`Plugin`]: a loaded component, its description, and a pool of fresh instances.
 
 use std::cell::RefCell;
+
+use parking_lot::RwLock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,14 +39,23 @@ pub struct LoadOptions {
 /// exports' types, runs `describe` in an instance of its own and validates the document. Each
 /// call then runs in an instance from the plugin's pool: a brand-new one unless the plugin
 /// was loaded with bounded reuse. An instance that trapped is never used again.
+///
+/// [`reload`](Plugin::reload) swaps in a new version atomically: calls already running finish
+/// on the old one, whose instances are dropped when its last call ends.
 #[derive(Clone)]
 pub struct Plugin {
-    inner: Arc<PluginInner>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    current: RwLock<Arc<PluginInner>>,
+    runtime: Arc<RuntimeInner>,
+    options: LoadOptions,
 }
 
 struct PluginInner {
     name: Arc<str>,
-    description: Description,
+    description: Arc<Description>,
     pool: Pool<Instances>,
     limits: Limits,
     ipc_limits: IpcLimits,
@@ -116,6 +127,66 @@ thread_local! {
 
 impl Plugin {
     pub(crate) fn load(runtime: Arc<RuntimeInner>, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+        let inner = PluginInner::load(&runtime, bytes, &options)?;
+        Ok(Plugin { shared: Arc::new(Shared { current: RwLock::new(Arc::new(inner)), runtime, options }) })
+    }
+
+    fn current(&self) -> Arc<PluginInner> {
+        self.shared.current.read().clone()
+    }
+
+    /// Replaces this plugin (and every clone of it) with a new version of the same name.
+    ///
+    /// The new version is loaded and checked completely before the swap; if that fails, the
+    /// current version stays. Calls started before the swap finish on the old version; later
+    /// calls use the new one. The old version's instances drop when its last call ends.
+    pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
+        let next = PluginInner::load(&self.shared.runtime, bytes, &self.shared.options)?;
+        let mut current = self.shared.current.write();
+        if next.name != current.name {
+            return Err(Error::Load {
+                plugin: current.name.to_string(),
+                message: format!("a reload must keep the plugin's name; the new version is `{}`", next.name),
+            });
+        }
+        *current = Arc::new(next);
+        Ok(())
+    }
+
+    /// The plugin's name (from its `describe` document).
+    pub fn name(&self) -> Arc<str> {
+        self.current().name.clone()
+    }
+
+    /// The validated `describe` document of the current version.
+    pub fn description(&self) -> Arc<Description> {
+        self.current().description.clone()
+    }
+
+    /// The limits this plugin runs under (its request clamped to the runtime's ceilings).
+    pub fn limits(&self) -> Limits {
+        self.current().limits
+    }
+
+    /// The current version's instance pool: counters, gauges and histograms.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.current().pool.metrics()
+    }
+
+    /// Stops new calls and waits up to `drain` for calls in flight; see `plugrt_pool::Pool::close`.
+    pub fn close(&self, drain: Duration) -> plugrt_pool::CloseReport {
+        self.current().pool.close(drain)
+    }
+
+    /// Calls `function` on `batch` (its columns are the arguments) and returns the result
+    /// column, checked against the declared type and the batch's row count.
+    pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+        self.current().call(function, batch)
+    }
+}
+
+impl PluginInner {
+    fn load(runtime: &Arc<RuntimeInner>, bytes: &[u8], options: &LoadOptions) -> Result<PluginInner, Error> {
         let label = options.label.clone().unwrap_or_else(|| "<bytes>".to_owned());
         let fail = |message: String| Error::Load { plugin: label.clone(), message };
         let engine = &runtime.engine;
@@ -131,7 +202,7 @@ impl Plugin {
         let ticks = ticks(limits.timeout, runtime.config.epoch_tick);
 
         // `describe`, in an instance of its own that serves nothing else.
-        let mut store = new_store(&runtime, Arc::from(label.as_str()), &limits, ticks)
+        let mut store = new_store(runtime, Arc::from(label.as_str()), &limits, ticks)
             .map_err(|e| fail(format!("cannot create a store: {e:#}")))?;
         let instance = pre.instantiate(&mut store).map_err(|e| fail(format!("cannot instantiate: {e:#}")))?;
         let describe = instance
@@ -155,56 +226,28 @@ impl Plugin {
             .build()
             .map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
-        Ok(Plugin { inner: Arc::new(PluginInner { name, description, pool, limits, ipc_limits, call_index, ticks }) })
+        Ok(PluginInner { name, description: Arc::new(description), pool, limits, ipc_limits, call_index, ticks })
     }
 
-    /// The plugin's name (from its `describe` document).
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
-    /// The validated `describe` document.
-    pub fn description(&self) -> &Description {
-        &self.inner.description
-    }
-
-    /// The limits this plugin runs under (its request clamped to the runtime's ceilings).
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
-    }
-
-    /// Its instance pool's counters, gauges and histograms.
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.pool.metrics()
-    }
-
-    /// Stops new calls and waits up to `drain` for calls in flight; see `plugrt_pool::Pool::close`.
-    pub fn close(&self, drain: Duration) -> plugrt_pool::CloseReport {
-        self.inner.pool.close(drain)
-    }
-
-    /// Calls `function` on `batch` (its columns are the arguments) and returns the result
-    /// column, checked against the declared type and the batch's row count.
-    pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        let inner = &*self.inner;
-        let signature = inner
+    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+        let signature = self
             .description
             .function(function)
-            .ok_or_else(|| Error::UnknownFunction { plugin: inner.name.to_string(), function: function.to_owned() })?;
-        check_input(&inner.name, signature, batch)?;
-        let mut lease = inner.pool.acquire().map_err(|e| pool_error(&inner.name, function, e))?;
+            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
+        check_input(&self.name, signature, batch)?;
+        let mut lease = self.pool.acquire().map_err(|e| pool_error(&self.name, function, e))?;
         let output = INPUT.with(|input| {
             let mut input = input.borrow_mut();
             encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
-                plugin: inner.name.to_string(),
+                plugin: self.name.to_string(),
                 function: function.to_owned(),
                 message: e.to_string(),
             })?;
-            inner.invoke(&mut lease, function, &input)
+            self.invoke(&mut lease, function, &input)
         })?;
         drop(lease);
-        decode_scalar_result(output, &inner.ipc_limits, &signature.returns, batch.num_rows())
-            .map_err(|source| Error::Contract { plugin: inner.name.to_string(), function: function.to_owned(), source })
+        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
+            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source })
     }
 }
 
@@ -314,9 +357,7 @@ fn pool_error(plugin: &str, function: &str, e: PoolError<wasmtime::Error>) -> Er
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin")
-            .field("name", &self.inner.name)
-            .field("limits", &self.inner.limits)
-            .finish_non_exhaustive()
+        let current = self.current();
+        f.debug_struct("Plugin").field("name", &current.name).field("limits", &current.limits).finish_non_exhaustive()
     }
 }

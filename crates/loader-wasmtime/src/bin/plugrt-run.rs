@@ -43,8 +43,9 @@ fn run() -> Result<(), String> {
     let started = Instant::now();
     let plugin = runtime.load_file(path, LoadOptions::default()).map_err(|e| e.to_string())?;
     let loaded = started.elapsed();
-    let signature = plugin.description().function(function).ok_or_else(|| {
-        let known: Vec<_> = plugin.description().functions.iter().map(|f| f.name.as_str()).collect();
+    let description = plugin.description();
+    let signature = description.function(function).ok_or_else(|| {
+        let known: Vec<_> = description.functions.iter().map(|f| f.name.as_str()).collect();
         format!("plugin `{}` has no function `{function}`; it has {known:?}", plugin.name())
     })?;
     let columns = signature.args.iter().enumerate().map(|(i, t)| sample(t, rows, i)).collect::<Result<Vec<_>, _>>()?;

@@ -6,10 +6,11 @@ use crate::common::{assert_pool_healthy, load, one_int};
 
 fn fails(name: &str) -> Error {
     let plugin = load(name);
-    let err = plugin.call(&plugin.description().functions[0].name.clone(), &one_int()).unwrap_err();
+    let function = plugin.description().functions[0].name.clone();
+    let err = plugin.call(&function, &one_int()).unwrap_err();
     assert_pool_healthy(&plugin);
     // The pool still serves: the same failure again, from a fresh instance.
-    let again = plugin.call(&plugin.description().functions[0].name.clone(), &one_int()).unwrap_err();
+    let again = plugin.call(&function, &one_int()).unwrap_err();
     assert_eq!(std::mem::discriminant(&err), std::mem::discriminant(&again), "{name}: {err} then {again}");
     assert_pool_healthy(&plugin);
     assert!(err.to_string().contains(name), "error should name the plugin: {err}");

@@ -6,3 +6,4 @@ mod edge_cases;
 mod isolation;
 mod load_errors;
 mod realistic;
+mod reload;

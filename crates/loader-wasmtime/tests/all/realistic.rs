@@ -10,8 +10,9 @@ use crate::common::{batch, load};
 #[test]
 fn c_guest_functions() {
     let c = load("c_udf");
-    assert_eq!(c.name(), "c_udf");
-    let names: Vec<_> = c.description().functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(&*c.name(), "c_udf");
+    let description = c.description();
+    let names: Vec<_> = description.functions.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["add_one", "scale", "str_len", "upper"]);
 
     let out = c.call("add_one", &batch(vec![Arc::new(Int64Array::from(vec![Some(1), None, Some(41)]))])).unwrap();
