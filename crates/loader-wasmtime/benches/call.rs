@@ -37,7 +37,12 @@ fn no_args(rows: usize) -> RecordBatch {
 
 fn runtime() -> Runtime {
     let limits = Limits { instances: 16, ..Limits::default() };
-    Runtime::new(RuntimeConfig { limits, total_instances: 64, ..RuntimeConfig::default() }).unwrap()
+    let mut config = RuntimeConfig { limits, total_instances: 64, ..RuntimeConfig::default() };
+    // Tuning experiments: PLUGRT_BENCH_KEEP_RESIDENT, PLUGRT_BENCH_DECOMMIT_BATCH.
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
+    config.keep_resident = env("PLUGRT_BENCH_KEEP_RESIDENT").unwrap_or(config.keep_resident);
+    config.decommit_batch = env("PLUGRT_BENCH_DECOMMIT_BATCH").unwrap_or(config.decommit_batch);
+    Runtime::new(config).unwrap()
 }
 
 #[derive(ComponentType, Lift)]

@@ -12,8 +12,9 @@ use crate::plugin::{LoadOptions, Plugin};
 use crate::{Error, Limits};
 
 /// Host-wide settings. Defaults: [`Limits::default`] as ceilings, 256 instances in total, a
-/// 1 ms epoch tick, 64 KiB of each linear memory kept resident between instances, no
-/// capabilities granted.
+/// 1 ms epoch tick, 256 KiB of each linear memory kept resident between instances, released
+/// memories decommitted in batches of 32, no capabilities granted. (Measured on 2 cores:
+/// without batching, 2 threads ran at 0.74x the throughput of one; with these, 1.6x.)
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// The ceilings every plugin's limits are clamped to.
@@ -25,6 +26,10 @@ pub struct RuntimeConfig {
     /// Bytes of each linear memory kept mapped between instances (cheap re-touch, but memset
     /// on every instance drop): size it to a call's working set, not to the memory limit.
     pub keep_resident: usize,
+    /// Instance memories released before wasmtime decommits them in one batch. Decommitting
+    /// (`madvise`) flushes TLBs on every core, so batching is what lets calls on several
+    /// threads scale; a batch keeps up to this many released memories mapped.
+    pub decommit_batch: usize,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
     pub granted_capabilities: Vec<String>,
 }
@@ -35,7 +40,8 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             total_instances: 256,
             epoch_tick: Duration::from_millis(1),
-            keep_resident: 64 << 10,
+            keep_resident: 256 << 10,
+            decommit_batch: 32,
             granted_capabilities: Vec::new(),
         }
     }
@@ -114,7 +120,9 @@ impl Runtime {
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(config.limits.memory_bytes)
             .table_elements(config.limits.table_elements)
-            .linear_memory_keep_resident(config.keep_resident);
+            .linear_memory_keep_resident(config.keep_resident)
+            // A batch holds released memories back from reuse: keep it to a quarter of them.
+            .decommit_batch_size(config.decommit_batch.clamp(1, (memories / 4).max(1) as usize));
         let reserved_bytes = u64::from(memories) * (config.limits.memory_bytes as u64 + GUARD_BYTES);
         let mut pooled = base_config(&config);
         pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
