@@ -40,6 +40,12 @@ const RATIOS: &[Ratio] = &[
         target: "<= 3",
     },
     Ratio {
+        what: "wasmtime: load of the C guest from the cache vs a fresh compile",
+        numerator: "wasmtime_load_c_guest/from_cache",
+        denominator: "wasmtime_load_c_guest/compile",
+        target: "<= 0.05",
+    },
+    Ratio {
         what: "pool: throughput of 2 threads vs 1 (2 us of work per lease)",
         numerator: "pool_2us_work/1_threads",
         denominator: "pool_2us_work/2_threads",

@@ -4,7 +4,8 @@
 //!   and decode, on an engine with the pooling allocator;
 //! - the same call with a pre-warmed pool;
 //! - throughput of 2 threads vs 1;
-//! - `add_one` over 1M Int64 rows (the C guest) vs arrow's native `unary` kernel.
+//! - `add_one` over 1M Int64 rows (the C guest) vs arrow's native `unary` kernel;
+//! - loading the C guest from the on-disk cache vs compiling it.
 //!
 //! `cargo xtask bench` runs it (after building the fixtures) and prints the ratios.
 
@@ -168,9 +169,25 @@ fn add_one(c: &mut Criterion) {
     g.finish();
 }
 
+fn load(c: &mut Criterion) {
+    let bytes = fixture("c_udf");
+    let dir = std::env::temp_dir().join(format!("plugrt-bench-cache-{}", std::process::id()));
+    let compiling = runtime();
+    let cached =
+        Runtime::new(RuntimeConfig { total_instances: 64, cache_dir: Some(dir.clone()), ..RuntimeConfig::default() })
+            .unwrap();
+    cached.load(&bytes, LoadOptions::default()).unwrap(); // fills the cache
+    let mut g = c.benchmark_group("wasmtime_load_c_guest");
+    g.sample_size(10);
+    g.bench_function("compile", |b| b.iter(|| black_box(compiling.load(&bytes, LoadOptions::default()).unwrap())));
+    g.bench_function("from_cache", |b| b.iter(|| black_box(cached.load(&bytes, LoadOptions::default()).unwrap())));
+    g.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = trivial, scaling, add_one
+    targets = trivial, scaling, add_one, load
 }
 criterion_main!(benches);

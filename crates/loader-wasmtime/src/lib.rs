@@ -8,10 +8,11 @@
 //! in and out through `plugrt-arrow-ipc`.
 //!
 //! # What it does not do (yet)
-//! No on-disk cache of compiled components (each load compiles), no WASI: a component
-//! importing anything beyond the contract's `log` does not load. [`Plugin::reload`] swaps
-//! versions atomically.
+//! No WASI: a component importing anything beyond the contract's `log` does not load.
+//! [`Plugin::reload`] swaps versions atomically; `RuntimeConfig::cache_dir` enables an on-disk
+//! cache of compiled components that only loads files it wrote itself.
 
+mod cache;
 mod describe;
 mod error;
 mod host;

@@ -190,7 +190,18 @@ impl PluginInner {
         let label = options.label.clone().unwrap_or_else(|| "<bytes>".to_owned());
         let fail = |message: String| Error::Load { plugin: label.clone(), message };
         let engine = &runtime.engine;
-        let component = Component::new(engine, bytes).map_err(|e| fail(format!("not a valid component: {e:#}")))?;
+        let cached = runtime.cache.as_ref().and_then(|cache| cache.get(engine, bytes));
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component =
+                    Component::new(engine, bytes).map_err(|e| fail(format!("not a valid component: {e:#}")))?;
+                if let Some(cache) = &runtime.cache {
+                    cache.put(&component, bytes);
+                }
+                component
+            }
+        };
         let linker = host::linker(engine).map_err(|e| fail(format!("cannot link the contract: {e:#}")))?;
         let pre =
             linker.instantiate_pre(&component).map_err(|e| fail(format!("imports the host does not grant: {e:#}")))?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::cache::Cache;
 use crate::plugin::{LoadOptions, Plugin};
 use crate::{Error, Limits};
 
@@ -32,6 +33,9 @@ pub struct RuntimeConfig {
     pub decommit_batch: usize,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
     pub granted_capabilities: Vec<String>,
+    /// Folder of the on-disk cache of compiled components; `None` (default): compile on every
+    /// load. Only files this cache wrote (authenticated with its own key) are ever loaded.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -43,6 +47,7 @@ impl Default for RuntimeConfig {
             keep_resident: 256 << 10,
             decommit_batch: 32,
             granted_capabilities: Vec::new(),
+            cache_dir: None,
         }
     }
 }
@@ -72,6 +77,7 @@ pub(crate) struct RuntimeInner {
     pub(crate) engine: Engine,
     pub(crate) config: RuntimeConfig,
     pub(crate) allocator: Allocator,
+    pub(crate) cache: Option<Cache>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
 }
@@ -134,6 +140,13 @@ impl Runtime {
                 (engine, Allocator::OnDemand)
             }
         };
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(
+                Cache::open(dir, &engine)
+                    .map_err(|e| Error::Runtime(format!("cannot open the component cache {}: {e}", dir.display())))?,
+            ),
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let (weak, stop, tick) = (engine.weak(), stop.clone(), config.epoch_tick);
@@ -150,12 +163,18 @@ impl Runtime {
                 })
                 .map_err(|e| Error::Runtime(format!("cannot start the epoch ticker: {e}")))?
         };
-        Ok(Runtime { inner: Arc::new(RuntimeInner { engine, config, allocator, stop, ticker: Some(ticker) }) })
+        Ok(Runtime { inner: Arc::new(RuntimeInner { engine, config, allocator, cache, stop, ticker: Some(ticker) }) })
     }
 
     /// Which allocator the engine uses (and how much address space pooling reserved).
     pub fn allocator(&self) -> Allocator {
         self.inner.allocator
+    }
+
+    /// Component-cache hits and misses so far, if a cache is configured.
+    pub fn cache_stats(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.inner.cache.as_ref().map(|c| (c.hits.load(Relaxed), c.misses.load(Relaxed)))
     }
 
     /// Loads a component from its bytes (binary, or text if wasmtime can parse it); see

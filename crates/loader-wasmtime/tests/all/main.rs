@@ -2,6 +2,7 @@
 
 mod common;
 
+mod cache;
 mod edge_cases;
 mod isolation;
 mod load_errors;
