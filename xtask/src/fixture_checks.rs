@@ -15,27 +15,9 @@ use wasmparser::{
 
 use crate::fixtures::{Flavour, out_dir};
 
-/// Every fixture name, and which flavours it exists in.
+/// Every fixture name and flavour, as `cargo xtask fixtures` builds them.
 fn expected() -> Vec<(String, Flavour)> {
-    let dir = crate::project_root().join("fixtures/wat");
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let file = entry.unwrap().file_name().into_string().unwrap();
-        let Some(stem) = file.strip_suffix(".wat") else { continue };
-        if stem.starts_with('_') {
-            continue;
-        }
-        match stem.rsplit_once('.') {
-            Some((name, "component")) => all.push((name.to_owned(), Flavour::Component)),
-            Some((name, "extism")) => all.push((name.to_owned(), Flavour::Extism)),
-            _ => all.extend(Flavour::ALL.map(|f| (stem.to_owned(), f))),
-        }
-    }
-    // Guests built from other sources than WAT.
-    all.extend(Flavour::ALL.map(|f| ("c_udf".to_owned(), f)));
-    all.push(("js_udf".to_owned(), Flavour::Component));
-    all.sort_by(|a, b| (&a.0, a.1.dir()).cmp(&(&b.0, b.1.dir())));
-    all
+    crate::fixtures::all().expect("the fixture sources can be listed")
 }
 
 fn path(name: &str, flavour: Flavour) -> PathBuf {

@@ -156,7 +156,8 @@ pub fn run(sh: &Shell) -> Result {
     install(sh, &tools)?;
     step("building fixtures");
     let built = build_wat(sh, &tools)? + build_c(sh, &tools)? + build_js(sh, &tools)?;
-    println!("fixtures: {built} built, the rest up to date, in {}", out_dir().display());
+    let total = all()?.len();
+    println!("fixtures: {built} of {total} rebuilt, the rest up to date, in {}", out_dir().display());
     Ok(())
 }
 
@@ -237,13 +238,30 @@ fn install_nanoarrow(sh: &Shell, tools: &Tools) -> Result {
 }
 
 /// One WAT fixture: its source and which flavours it builds for.
-struct WatFixture {
-    path: PathBuf,
-    name: String,
-    flavours: Vec<Flavour>,
+pub struct WatFixture {
+    pub path: PathBuf,
+    pub name: String,
+    pub flavours: Vec<Flavour>,
 }
 
-fn wat_fixtures() -> Result<Vec<WatFixture>> {
+/// Guests built from other sources than WAT, and their flavours.
+const OTHER_GUESTS: [(&str, &[Flavour]); 2] =
+    [("c_udf", &[Flavour::Component, Flavour::Extism]), ("js_udf", &[Flavour::Component])];
+
+/// Every fixture `run` builds, as (name, flavour), sorted.
+pub fn all() -> Result<Vec<(String, Flavour)>> {
+    let mut all: Vec<(String, Flavour)> = wat_fixtures()?
+        .into_iter()
+        .flat_map(|f| f.flavours.into_iter().map(move |flavour| (f.name.clone(), flavour)))
+        .collect();
+    for (name, flavours) in OTHER_GUESTS {
+        all.extend(flavours.iter().map(|&f| (name.to_owned(), f)));
+    }
+    all.sort_by(|a, b| (&a.0, a.1.dir()).cmp(&(&b.0, b.1.dir())));
+    Ok(all)
+}
+
+pub fn wat_fixtures() -> Result<Vec<WatFixture>> {
     let dir = project_root().join("fixtures/wat");
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
