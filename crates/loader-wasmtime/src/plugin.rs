@@ -246,7 +246,7 @@ impl PluginInner {
             .function(function)
             .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
         check_input(&self.name, signature, batch)?;
-        let mut lease = self.pool.acquire().map_err(|e| pool_error(&self.name, function, e))?;
+        let mut lease = self.pool.acquire().map_err(|e| self.pool_error(function, e))?;
         let output = INPUT.with(|input| {
             let mut input = input.borrow_mut();
             encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
@@ -305,6 +305,26 @@ impl PluginInner {
         }
     }
 
+    /// Maps a failed acquire. A failed instantiation (start functions run under the call's
+    /// deadline and fuel) is classified like a failed call; its store is gone, so refused
+    /// growth cannot be told apart from another trap there.
+    fn pool_error(&self, function: &str, e: PoolError<wasmtime::Error>) -> Error {
+        match e {
+            PoolError::Closed { .. } => Error::Closed { plugin: self.name.to_string() },
+            PoolError::Create { source, .. } => match self.classify(function, source, false) {
+                Error::Trap { plugin, function, message } => {
+                    Error::Trap { plugin, function, message: format!("instantiation failed: {message}") }
+                }
+                other => other,
+            },
+            other => Error::Exhausted {
+                plugin: self.name.to_string(),
+                function: function.to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
+
     /// Names what stopped a call: deadline, fuel, refused growth, or another trap.
     fn classify(&self, function: &str, e: wasmtime::Error, growth_refused: bool) -> Error {
         let (plugin, function) = (self.name.to_string(), function.to_owned());
@@ -349,21 +369,6 @@ fn check_input(plugin: &str, signature: &Signature, batch: &RecordBatch) -> Resu
         }
     }
     Ok(())
-}
-
-fn pool_error(plugin: &str, function: &str, e: PoolError<wasmtime::Error>) -> Error {
-    let (plugin, function) = (plugin.to_owned(), function.to_owned());
-    match e {
-        PoolError::Closed { .. } => Error::Closed { plugin },
-        PoolError::Create { source, .. } => {
-            let message = describe_trap(&source);
-            match source.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => Error::Timeout { plugin, function, limit: Duration::ZERO },
-                _ => Error::Trap { plugin, function, message: format!("instantiation failed: {message}") },
-            }
-        }
-        other => Error::Exhausted { plugin, function, message: other.to_string() },
-    }
 }
 
 impl std::fmt::Debug for Plugin {
