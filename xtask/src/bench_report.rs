@@ -40,6 +40,12 @@ const RATIOS: &[Ratio] = &[
         target: "<= 3",
     },
     Ratio {
+        what: "wasmtime: the same with keep_resident = 64 MiB vs arrow's native kernel",
+        numerator: "wasmtime_add_one_1m/plugrt_c_guest_keep_resident_64m",
+        denominator: "wasmtime_add_one_1m/arrow_native",
+        target: "<= 3",
+    },
+    Ratio {
         what: "wasmtime: load of the C guest from the cache vs a fresh compile",
         numerator: "wasmtime_load_c_guest/from_cache",
         denominator: "wasmtime_load_c_guest/compile",
