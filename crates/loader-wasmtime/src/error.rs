@@ -3,19 +3,7 @@
 use std::time::Duration;
 
 use plugrt_arrow_ipc::IpcError;
-
-/// The kind of a guest's `call-error` (see `wit/udf.wit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuestErrorKind {
-    /// The arguments are not acceptable.
-    InvalidArgument,
-    /// The function, or this use of it, is not implemented.
-    Unsupported,
-    /// The guest ran out of something it manages.
-    ResourceExhausted,
-    /// A bug in the guest.
-    Internal,
-}
+use plugrt_contract::GuestErrorKind;
 
 /// Why loading a plugin or calling one of its functions failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{ComponentType, Lift, Linker};
 
-use crate::GuestErrorKind;
+use plugrt_contract::GuestErrorKind;
 
 /// Messages one call may log; later ones are dropped (and counted in one trace event).
 pub(crate) const LOG_BUDGET: u32 = 100;

@@ -13,16 +13,15 @@
 //! cache of compiled components that only loads files it wrote itself.
 
 mod cache;
-mod describe;
 mod error;
 mod host;
 mod limits;
 mod plugin;
 mod runtime;
 
-pub use describe::{CONTRACT, Description, Signature, Volatility};
-pub use error::{Error, GuestErrorKind};
+pub use error::Error;
 pub use limits::Limits;
 pub use plugin::{LoadOptions, Plugin};
+pub use plugrt_contract::{CONTRACT, Description, GuestErrorKind, Signature, Volatility};
 pub use plugrt_pool::Reuse;
 pub use runtime::{Allocator, Runtime, RuntimeConfig};

@@ -12,10 +12,10 @@ use plugrt_pool::{Lease, Manager, MetricsSnapshot, Pool, PoolError, Reuse};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
-use crate::describe::{self, Description, Signature};
 use crate::host::{self, CallError, HostState};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits};
+use plugrt_contract::{Description, check_input, parse_description};
 
 /// How to load one plugin. Defaults: the runtime's limits, no pre-warm, `Reuse::Never`.
 #[derive(Debug, Clone, Default)]
@@ -224,7 +224,7 @@ impl PluginInner {
             .map_err(|e| fail(format!("export `call` has the wrong type: {e:#}")))?;
         let (document,) = describe.call(&mut store, ()).map_err(|e| fail(format!("`describe` failed: {e:#}")))?;
         drop(store);
-        let description = describe::parse(&document, &runtime.config.granted_capabilities).map_err(fail)?;
+        let description = parse_description(&document, &runtime.config.granted_capabilities).map_err(fail)?;
 
         let name: Arc<str> = Arc::from(description.name.as_str());
         let manager = Instances { runtime: runtime.clone(), pre, name: name.clone(), limits, ticks };
@@ -245,7 +245,11 @@ impl PluginInner {
             .description
             .function(function)
             .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
-        check_input(&self.name, signature, batch)?;
+        check_input(signature, batch).map_err(|message| Error::InvalidInput {
+            plugin: self.name.to_string(),
+            function: function.to_owned(),
+            message,
+        })?;
         let mut lease = self.pool.acquire().map_err(|e| self.pool_error(function, e))?;
         let output = INPUT.with(|input| {
             let mut input = input.borrow_mut();
@@ -355,20 +359,6 @@ fn describe_trap(e: &wasmtime::Error) -> String {
         }
     }
     text
-}
-
-fn check_input(plugin: &str, signature: &Signature, batch: &RecordBatch) -> Result<(), Error> {
-    let bad =
-        |message: String| Error::InvalidInput { plugin: plugin.to_owned(), function: signature.name.clone(), message };
-    if batch.num_columns() != signature.args.len() {
-        return Err(bad(format!("takes {} argument(s), got {}", signature.args.len(), batch.num_columns())));
-    }
-    for (i, (column, declared)) in batch.columns().iter().zip(&signature.args).enumerate() {
-        if !column.data_type().equals_datatype(declared) {
-            return Err(bad(format!("arg{i} must be {declared}, got {}", column.data_type())));
-        }
-    }
-    Ok(())
 }
 
 impl std::fmt::Debug for Plugin {

@@ -1,4 +1,5 @@
-//! The `describe` document: parsing and the contract's rules (docs/src/guest-contract.md).
+//! The `describe` document: its types and the rules a loader checks it against
+//! (docs/src/guest-contract.md).
 
 use std::collections::HashSet;
 use std::str::FromStr;
