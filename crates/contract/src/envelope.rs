@@ -2,22 +2,22 @@
 
 /// The envelope of a call of `function` on the IPC stream `ipc`.
 pub fn envelope(function: &str, ipc: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    envelope_into(function, ipc, &mut out);
+    let mut out = Vec::with_capacity(4 + function.len() + ipc.len());
+    start_envelope(function, &mut out);
+    out.extend_from_slice(ipc);
     out
 }
 
-/// [`envelope`] into `out` (cleared first), reusing its allocation.
+/// Clears `out` and writes the envelope's head (length and name) for `function`; the caller
+/// appends the IPC stream (so the stream is written once, straight into the envelope).
 ///
 /// # Panics
 /// If `function` is 4 GiB or longer (names from a validated description are at most 64 bytes).
-pub fn envelope_into(function: &str, ipc: &[u8], out: &mut Vec<u8>) {
+pub fn start_envelope(function: &str, out: &mut Vec<u8>) {
     let len = u32::try_from(function.len()).expect("function names are short");
     out.clear();
-    out.reserve(4 + function.len() + ipc.len());
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(function.as_bytes());
-    out.extend_from_slice(ipc);
 }
 
 #[cfg(test)]

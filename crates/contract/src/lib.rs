@@ -4,7 +4,9 @@
 //!   rules ([`parse_description`]);
 //! - [`GuestError`]: a guest's `call-error`, and its JSON form in the Extism flavour;
 //! - [`check_input`]: a batch against a function's declared arguments, before any guest runs;
-//! - [`envelope`]: the Extism flavour's call input (function name, then the IPC stream).
+//! - [`envelope`]: the Extism flavour's call input (function name, then the IPC stream);
+//! - [`Error`]: what loading or calling can fail with, the same in every loader;
+//! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`.
 //!
 //! # What it does not do
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
@@ -12,10 +14,14 @@
 
 pub mod describe;
 mod envelope;
+mod error;
 mod guest_error;
 mod input;
+mod log;
 
 pub use describe::{CONTRACT, Description, Signature, Volatility, parse as parse_description};
-pub use envelope::{envelope, envelope_into};
+pub use envelope::{envelope, start_envelope};
+pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
+pub use log::{GuestLog, LOG_BUDGET, LogLevel};

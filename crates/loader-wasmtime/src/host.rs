@@ -6,51 +6,26 @@ use std::sync::Arc;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::{ComponentType, Lift, Linker};
 
-use plugrt_contract::GuestErrorKind;
-
-/// Messages one call may log; later ones are dropped (and counted in one trace event).
-pub(crate) const LOG_BUDGET: u32 = 100;
+use plugrt_contract::{GuestErrorKind, GuestLog, LogLevel};
 
 /// A store's data.
 pub(crate) struct HostState {
-    plugin: Arc<str>,
     memory_limit: usize,
     table_limit: usize,
     /// Set when growth beyond a limit was refused: a later trap is then a memory limit.
     pub(crate) growth_refused: bool,
-    log_budget: u32,
-    logs_dropped: u32,
+    log: GuestLog,
 }
 
 impl HostState {
     pub(crate) fn new(plugin: Arc<str>, memory_limit: usize, table_limit: usize) -> Self {
-        HostState { plugin, memory_limit, table_limit, growth_refused: false, log_budget: LOG_BUDGET, logs_dropped: 0 }
+        HostState { log: GuestLog::new(plugin), memory_limit, table_limit, growth_refused: false }
     }
 
     /// Prepares for the next call of this instance (bounded reuse only).
     pub(crate) fn reset_for_call(&mut self) {
         self.growth_refused = false;
-        self.log_budget = LOG_BUDGET;
-        self.logs_dropped = 0;
-    }
-
-    fn log(&mut self, level: Level, message: &str) {
-        if self.log_budget == 0 {
-            self.logs_dropped += 1;
-            if self.logs_dropped == 1 {
-                tracing::trace!(plugin = %self.plugin, "guest log budget used up; dropping messages");
-            }
-            return;
-        }
-        self.log_budget -= 1;
-        let plugin = &*self.plugin;
-        match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
+        self.log.reset();
     }
 }
 
@@ -85,6 +60,18 @@ enum Level {
     Warn,
     #[component(name = "error")]
     Error,
+}
+
+impl From<Level> for LogLevel {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        }
+    }
 }
 
 /// `plugrt:udf/types.error-kind`.
@@ -129,7 +116,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     linker.instance("plugrt:udf/log@0.1.0")?.func_wrap(
         "log",
         |mut cx: wasmtime::StoreContextMut<'_, HostState>, (level, message): (Level, String)| {
-            cx.data_mut().log(level, &message);
+            cx.data_mut().log.log(level.into(), &message);
             Ok(())
         },
     )?;

@@ -13,15 +13,13 @@
 //! cache of compiled components that only loads files it wrote itself.
 
 mod cache;
-mod error;
 mod host;
 mod limits;
 mod plugin;
 mod runtime;
 
-pub use error::Error;
 pub use limits::Limits;
 pub use plugin::{LoadOptions, Plugin};
-pub use plugrt_contract::{CONTRACT, Description, GuestErrorKind, Signature, Volatility};
+pub use plugrt_contract::{CONTRACT, Description, Error, GuestErrorKind, Signature, Volatility};
 pub use plugrt_pool::Reuse;
 pub use runtime::{Allocator, Runtime, RuntimeConfig};

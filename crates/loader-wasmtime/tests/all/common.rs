@@ -16,6 +16,9 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("{}: {e}; build the fixtures with `cargo xtask fixtures`", path.display()))
 }
 
+/// The test runtime's memory limit.
+pub const MEMORY_LIMIT: usize = 32 << 20;
+
 /// One runtime for the whole test binary (engine creation and the pooling reservation are
 /// per runtime), with small limits so that the bad fixtures hit them quickly.
 pub fn runtime() -> &'static Runtime {
@@ -23,7 +26,7 @@ pub fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
         let limits = Limits {
             timeout: Duration::from_millis(200),
-            memory_bytes: 32 << 20,
+            memory_bytes: MEMORY_LIMIT,
             output_bytes: 1 << 20,
             instances: 4,
             ..Limits::default()

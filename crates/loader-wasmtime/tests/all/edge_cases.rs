@@ -1,8 +1,9 @@
 //! Each misbehaving fixture gives its typed error, and the pool keeps serving.
+//! Shared with plugrt-extism's tests (its `main.rs` includes this file).
 
-use plugrt_wasmtime::{Error, GuestErrorKind};
+use crate::api::{Error, GuestErrorKind};
 
-use crate::common::{assert_pool_healthy, load, one_int};
+use crate::common::{MEMORY_LIMIT, assert_pool_healthy, load, one_int};
 
 fn fails(name: &str) -> Error {
     let plugin = load(name);
@@ -30,7 +31,7 @@ fn infinite_loop_times_out() {
 
 #[test]
 fn memory_bomb_hits_the_memory_limit() {
-    assert!(matches!(fails("memory_bomb"), Error::MemoryLimit { limit, .. } if limit == 32 << 20));
+    assert!(matches!(fails("memory_bomb"), Error::MemoryLimit { limit, .. } if limit == MEMORY_LIMIT));
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! No call sees a previous call's state unless the plugin opted into reuse.
+//! Shared with plugrt-extism's tests.
 
 use std::sync::Arc;
 
+use crate::api::{LoadOptions, Reuse};
 use arrow_array::{Array, Int64Array};
-use plugrt_wasmtime::{LoadOptions, Reuse};
 
 use crate::common::{load, load_with, no_args};
 

@@ -1,9 +1,10 @@
 //! Hot reload: an atomic swap to a new version of the same plugin.
+//! Shared with plugrt-extism's tests.
 
 use std::sync::Arc;
 
+use crate::api::Error;
 use arrow_array::{Array, Int64Array};
-use plugrt_wasmtime::Error;
 
 use crate::common::{batch, fixture, load};
 

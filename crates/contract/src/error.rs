@@ -1,16 +1,17 @@
-//! The loader's errors. Every message names the plugin, and every call error the function.
+//! The loaders' errors: one model for both flavours. Every message names the plugin, and every
+//! call error the function.
 
 use std::time::Duration;
 
+use crate::GuestErrorKind;
 use plugrt_arrow_ipc::IpcError;
-use plugrt_contract::GuestErrorKind;
 
-/// Why loading a plugin or calling one of its functions failed.
+/// Why loading a plugin or calling one of its functions failed, in either loader.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The runtime could not be created (engine configuration).
-    #[error("cannot create the wasmtime runtime: {0}")]
+    #[error("cannot create the runtime: {0}")]
     Runtime(String),
     /// The plugin could not be loaded: not a component, wrong or missing exports, imports the
     /// host does not grant, or a `describe` document that breaks the contract.

@@ -1,0 +1,25 @@
+//! plugrt's Extism loader: plugins compiled once, a fresh instance for every call, the cost
+//! of creating one hidden by pre-warm.
+//!
+//! A [`Runtime`] holds the host's ceilings and loads plugins; [`Runtime::load`] compiles an
+//! Extism plugin (a core module on the Extism kernel, the Extism flavour of the contract in
+//! docs/src/guest-contract.md) into its own engine and returns a [`Plugin`]. Each
+//! [`Plugin::call`] runs in a fresh `extism::Plugin` taken from the plugin's pool, which keeps
+//! a few ready ahead of calls. The API and the error model mirror `plugrt-wasmtime`.
+//!
+//! # What it does not do
+//! No WASI, no HTTP, no host filesystem: a plugin importing anything beyond the Extism kernel
+//! and `plugrt_log` does not load. No on-disk cache of compiled plugins. Each loaded plugin has
+//! an engine of its own (extism compiles per engine), so plugins share no pooling allocator.
+
+mod exports;
+mod host;
+mod limits;
+mod plugin;
+mod runtime;
+
+pub use limits::Limits;
+pub use plugin::{DEFAULT_MIN_READY, LoadOptions, Plugin};
+pub use plugrt_contract::{CONTRACT, Description, Error, GuestErrorKind, Signature, Volatility};
+pub use plugrt_pool::Reuse;
+pub use runtime::{Allocator, Runtime, RuntimeConfig};

@@ -1,0 +1,120 @@
+//! [`Runtime`]: the host's ceilings and the engine settings each loaded plugin gets.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::{Error, Limits, LoadOptions, Plugin};
+
+/// How a [`Runtime`] loads plugins. Defaults: [`Limits::default`], pooling on, no capabilities.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The ceilings every plugin's limits are clamped to.
+    pub limits: Limits,
+    /// Give each plugin's engine a pooling allocator sized to that plugin's pool (its instance
+    /// cap plus one), instead of wasmtime's on-demand allocator. Measured on this project's
+    /// 2-core machine, pooling makes a fresh instance cheaper to create and to drop (see
+    /// docs/src/loader-extism.md); it reserves address space (not memory) per plugin:
+    /// `(instances + 1) x 3 x (memory_bytes + the module's initial memory + 128 KiB)`. If the reservation fails, the plugin
+    /// falls back to on-demand allocation with a warning ([`Plugin::allocator`] says which).
+    pub pooling: bool,
+    /// Capabilities plugins may ask for in `describe` (none are defined yet).
+    pub granted_capabilities: Vec<String>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { limits: Limits::default(), pooling: true, granted_capabilities: Vec::new() }
+    }
+}
+
+/// Which instance allocator a plugin's engine uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// The pooling allocator, sized to the plugin's pool.
+    Pooling {
+        /// Virtual address space reserved for linear memories, in bytes.
+        reserved_bytes: u64,
+    },
+    /// wasmtime's on-demand allocator (configured, or the pooling reservation failed).
+    OnDemand,
+}
+
+/// Loads Extism plugins under the host's ceilings. Cheap to clone.
+///
+/// Unlike `plugrt-wasmtime`'s runtime it owns no engine: extism compiles every plugin into an
+/// engine of its own and runs its own timer thread for timeouts.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub(crate) config: Arc<RuntimeConfig>,
+}
+
+/// A wasm page.
+const PAGE: usize = 64 << 10;
+/// Guard region after each memory (memories are small; bounds checks are explicit).
+const GUARD_BYTES: u64 = 64 << 10;
+/// Memory slots one extism instance takes: the kernel's, the plugin's, and a GC heap (extism
+/// turns on wasm GC and keeps an `externref` per store).
+const MEMORIES_PER_INSTANCE: u32 = 3;
+
+impl Runtime {
+    /// A runtime with these ceilings. Fails if they cannot hold a plugin (no instances, or
+    /// less than one 64 KiB page of memory).
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
+        if config.limits.instances == 0 || config.limits.memory_bytes < 64 << 10 {
+            return Err(Error::Runtime("limits must allow one instance and one 64 KiB page of memory".into()));
+        }
+        Ok(Runtime { config: Arc::new(config) })
+    }
+
+    /// Loads an Extism plugin from its bytes (a core wasm module); see [`Plugin`] for what
+    /// loading checks.
+    pub fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+        Plugin::load(self.config.clone(), bytes, options)
+    }
+
+    /// Loads a plugin file; errors before `describe` names the plugin carry the path.
+    pub fn load_file(&self, path: impl AsRef<Path>, mut options: LoadOptions) -> Result<Plugin, Error> {
+        let path = path.as_ref();
+        if options.label.is_none() {
+            options.label = Some(path.display().to_string());
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::Load {
+            plugin: path.display().to_string(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        self.load(&bytes, options)
+    }
+}
+
+/// The wasmtime configuration for one plugin whose pool holds at most `instances` and whose
+/// module starts with `initial_memory` bytes, and the allocator it asks for. extism then turns
+/// on epoch interruption, wasm GC and (with a fuel limit) metering itself.
+pub(crate) fn engine_config(limits: &Limits, initial_memory: u64, pooling: bool) -> (Config, Allocator) {
+    // extism's own limiter must be what stops growth (it reports "oom"): it lets the memories
+    // grow by `memory_bytes` in all after instantiation, so a slot holds the initial size plus
+    // that. A smaller slot would make `memory.grow` fail first, and the guest's failure would
+    // look like any other trap.
+    let initial = usize::try_from(initial_memory).unwrap_or(usize::MAX);
+    let slot = limits.memory_bytes.saturating_add(initial).saturating_add(PAGE);
+    let mut c = Config::new();
+    c.memory_init_cow(true);
+    c.memory_reservation(slot as u64);
+    c.memory_guard_size(GUARD_BYTES);
+    if !pooling {
+        return (c, Allocator::OnDemand);
+    }
+    // One more than the cap: `describe` runs in an instance of its own.
+    let slots = u32::try_from(limits.instances).unwrap_or(u32::MAX).saturating_add(1);
+    let memories = slots.saturating_mul(MEMORIES_PER_INSTANCE);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(0)
+        .total_core_instances(slots.saturating_mul(2))
+        .total_memories(memories)
+        .total_tables(slots.saturating_mul(2))
+        .total_gc_heaps(slots)
+        .max_memory_size(slot);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    (c, Allocator::Pooling { reserved_bytes: u64::from(memories) * (slot as u64 + GUARD_BYTES) })
+}

@@ -1,0 +1,78 @@
+//! Loading fixtures and building inputs.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
+use arrow_schema::Schema;
+use plugrt_extism::{Error, Limits, LoadOptions, Plugin, Runtime, RuntimeConfig};
+
+/// The built Extism fixture `name`; fails (never skips) if it was not built.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/out/extism/{name}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; build the fixtures with `cargo xtask fixtures`", path.display()))
+}
+
+/// The test runtime's memory limit. Twice plugrt-wasmtime's: extism copies a call's output
+/// into its kernel's memory, which counts against the same limit, and `huge_output` must
+/// still hit the output limit rather than the memory limit.
+pub const MEMORY_LIMIT: usize = 64 << 20;
+
+/// One runtime for the whole test binary, with small limits so that the bad fixtures hit
+/// them quickly (the same as plugrt-wasmtime's tests, so the shared cases hold for both).
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let limits = Limits {
+            timeout: Duration::from_millis(200),
+            memory_bytes: MEMORY_LIMIT,
+            output_bytes: 1 << 20,
+            instances: 4,
+            ..Limits::default()
+        };
+        Runtime::new(RuntimeConfig { limits, ..RuntimeConfig::default() }).unwrap()
+    })
+}
+
+pub fn load(name: &str) -> Plugin {
+    load_with(name, LoadOptions::default())
+}
+
+pub fn load_with(name: &str, options: LoadOptions) -> Plugin {
+    let options = LoadOptions { label: Some(name.to_owned()), ..options };
+    runtime().load(&fixture(name), options).unwrap_or_else(|e| panic!("{name} should load: {e}"))
+}
+
+pub fn load_err(name: &str) -> Error {
+    runtime().load(&fixture(name), LoadOptions { label: Some(name.to_owned()), ..LoadOptions::default() }).unwrap_err()
+}
+
+/// A batch of the given argument columns.
+pub fn batch(args: Vec<ArrayRef>) -> RecordBatch {
+    plugrt_arrow_ipc::input_batch(&args, args.first().map_or(1, |a| a.len())).unwrap()
+}
+
+/// One Int64 row: the input every edge-case fixture declares.
+pub fn one_int() -> RecordBatch {
+    batch(vec![Arc::new(Int64Array::from(vec![1]))])
+}
+
+/// A batch of `rows` rows and no columns (zero-argument functions).
+pub fn no_args(rows: usize) -> RecordBatch {
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .unwrap()
+}
+
+/// Asserts that `plugin`'s pool holds no leased instance and still serves calls.
+pub fn assert_pool_healthy(plugin: &Plugin) {
+    let status = plugin.metrics().status;
+    assert_eq!(status.leased, 0, "{}: a lease leaked: {status:?}", plugin.name());
+    assert!(!status.closed);
+}

@@ -1,0 +1,48 @@
+//! What only the Extism loader has: pre-warm on by default, an engine per plugin, the envelope.
+
+use std::time::{Duration, Instant};
+
+use plugrt_extism::{Allocator, DEFAULT_MIN_READY, Limits, LoadOptions, Runtime, RuntimeConfig};
+
+use crate::common::{fixture, load, no_args};
+
+#[test]
+fn pre_warm_is_on_by_default() {
+    let probe = load("probe");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The pool's maintenance thread fills it in the background.
+    while probe.metrics().status.ready < DEFAULT_MIN_READY.min(4) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(probe.metrics().status.ready, DEFAULT_MIN_READY.min(4), "{:?}", probe.metrics().status);
+    probe.call("calls", &no_args(1)).unwrap();
+    assert_eq!(probe.metrics().counters.acquires, 1);
+}
+
+#[test]
+fn each_plugin_reserves_a_pool_sized_to_its_cap() {
+    let probe = load("probe");
+    // (4 instances + 1 for describe) x 3 memory slots x (64 MiB + the probe's 2 initial pages
+    // + a page + a 64 KiB guard).
+    assert_eq!(probe.allocator(), Allocator::Pooling { reserved_bytes: 5 * 3 * ((64 << 20) + (4 << 16)) });
+    let on_demand = Runtime::new(RuntimeConfig { pooling: false, ..RuntimeConfig::default() }).unwrap();
+    let plugin = on_demand.load(&fixture("probe"), LoadOptions::default()).unwrap();
+    assert_eq!(plugin.allocator(), Allocator::OnDemand);
+    assert_eq!(plugin.call("calls", &no_args(1)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_component_is_refused_by_name() {
+    let component = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/out/component/probe.wasm"))
+        .expect("build the fixtures with `cargo xtask fixtures`");
+    let err = crate::common::runtime().load(&component, LoadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("is a component"), "{err}");
+}
+
+#[test]
+fn a_plugin_may_lower_its_limits_but_not_raise_them() {
+    let asked = Limits { instances: 100, timeout: Duration::from_millis(50), ..Limits::default() };
+    let probe = crate::common::load_with("probe", LoadOptions { limits: Some(asked), ..LoadOptions::default() });
+    let got = probe.limits();
+    assert_eq!((got.instances, got.timeout), (4, Duration::from_millis(50)));
+}
