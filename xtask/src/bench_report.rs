@@ -52,6 +52,24 @@ const RATIOS: &[Ratio] = &[
         target: "<= 0.05",
     },
     Ratio {
+        what: "extism: pre-warmed plugrt-extism call vs extism's own Pool (reused)",
+        numerator: "extism_probe_call/plugrt_prewarmed",
+        denominator: "extism_probe_call/extism_pool_reused",
+        target: "(context; p50 <= 10 us)",
+    },
+    Ratio {
+        what: "extism: pre-warmed plugrt-extism call vs new_from_compiled per call",
+        numerator: "extism_probe_call/plugrt_prewarmed",
+        denominator: "extism_probe_call/extism_new_from_compiled",
+        target: "(context)",
+    },
+    Ratio {
+        what: "extism: no pre-warm, pooling engine vs on-demand engine",
+        numerator: "extism_probe_call/plugrt_no_prewarm_pooling",
+        denominator: "extism_probe_call/plugrt_no_prewarm_on_demand",
+        target: "(context: the engine choice)",
+    },
+    Ratio {
         what: "pool: throughput of 2 threads vs 1 (2 us of work per lease)",
         numerator: "pool_2us_work/1_threads",
         denominator: "pool_2us_work/2_threads",

@@ -9,9 +9,10 @@
 //!   guests' logic), rustfmt, clippy (warnings are errors), the
 //!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
-//! - `run FIXTURE FUNCTION [--rows N]`: builds the fixtures, then calls FUNCTION of
-//!   `fixtures/out/component/FIXTURE.wasm` (or of a path) on sample rows through
-//!   plugrt-wasmtime's `plugrt-run` binary, printing input and output.
+//! - `run [--extism] FIXTURE FUNCTION [--rows N]`: builds the fixtures, then calls FUNCTION of
+//!   the component fixture (with `--extism`, the Extism one) on sample rows through the
+//!   `plugrt-run` binary (crates/cli), which picks the loader by flavour and prints input and
+//!   output.
 //! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
 //!   from crates.io if missing, writes the seed corpus, runs libFuzzer. Not part of `test`.
 //! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
@@ -29,8 +30,7 @@ mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str =
-    "usage: cargo xtask <test | fixtures | run FIXTURE FUNCTION [--rows N] | bench [criterion args] | fuzz [seconds]>";
+const USAGE: &str = "usage: cargo xtask <test | fixtures | run [--extism] FIXTURE FUNCTION [--rows N] | bench [criterion args] | fuzz [seconds]>";
 
 fn main() {
     if let Err(e) = run() {
@@ -87,6 +87,9 @@ fn test(sh: &Shell) -> Result {
 fn bench(sh: &Shell, args: &[String]) -> Result {
     fixtures::run(sh)?;
     let started = SystemTime::now();
+    // As in production: no backtraces captured for library errors (with RUST_BACKTRACE=1 in
+    // the environment, anyhow would capture one for errors extism builds on its call path).
+    let _backtraces = sh.push_env("RUST_LIB_BACKTRACE", "0");
     cmd!(sh, "cargo bench --workspace --benches --locked -- {args...}").run()?;
     let report = bench_report::collect(&project_root().join("target/criterion"), started)?;
     println!("\n{report}");
@@ -110,11 +113,15 @@ fn fuzz(sh: &Shell, seconds: Option<&str>) -> Result {
 }
 
 fn run_fixture(sh: &Shell, args: &[String]) -> Result {
+    let (flavour, args) = match args.first().map(String::as_str) {
+        Some("--extism") => ("extism", &args[1..]),
+        _ => ("component", args),
+    };
     let (Some(fixture), Some(_)) = (args.first(), args.get(1)) else { return Err(USAGE.into()) };
     fixtures::run(sh)?;
-    let built = fixtures::out_dir().join("component").join(format!("{fixture}.wasm"));
+    let built = fixtures::out_dir().join(flavour).join(format!("{fixture}.wasm"));
     let path = if built.exists() { built } else { PathBuf::from(fixture) };
     let rest = &args[1..];
-    cmd!(sh, "cargo run --quiet --release --locked -p plugrt-wasmtime --bin plugrt-run -- {path} {rest...}").run()?;
+    cmd!(sh, "cargo run --quiet --release --locked -p plugrt-cli --bin plugrt-run -- {path} {rest...}").run()?;
     Ok(())
 }

@@ -16,6 +16,7 @@ mod exports;
 mod host;
 mod limits;
 mod plugin;
+mod reaper;
 mod runtime;
 
 pub use limits::Limits;

@@ -89,9 +89,29 @@ struct Instances {
 /// soon as it starts. The loader counts the interrupts it sees, retires instances older than
 /// the last one, and runs a call interrupted before its own deadline again.
 struct Instance {
-    plugin: extism::Plugin,
+    /// Always `Some` until dropped (then handed to the reaper).
+    plugin: Option<extism::Plugin>,
     interrupts: u64,
 }
+
+impl Instance {
+    fn plugin(&mut self) -> &mut extism::Plugin {
+        self.plugin.as_mut().expect("an instance holds its plugin until dropped")
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(plugin) = self.plugin.take() {
+            crate::reaper::reap(plugin);
+        }
+    }
+}
+
+/// An export name no toolchain produces. extism instantiates a plugin's module lazily, in its
+/// first call; calling this name makes it instantiate (and run the module's initialisers)
+/// without running any guest function, so a pre-warmed instance is ready to call.
+const INSTANTIATE: &str = "\u{0}plugrt-instantiate";
 
 impl Manager for Instances {
     type Instance = Instance;
@@ -99,7 +119,13 @@ impl Manager for Instances {
 
     fn create(&self) -> Result<Instance, extism::Error> {
         let interrupts = self.interrupts.load(Ordering::Acquire);
-        Ok(Instance { plugin: extism::Plugin::new_from_compiled(&self.compiled)?, interrupts })
+        let mut plugin = extism::Plugin::new_from_compiled(&self.compiled)?;
+        match plugin.call::<&[u8], &[u8]>(INSTANTIATE, &[]) {
+            Err(e) if e.to_string().starts_with("Function not found") => {}
+            Err(e) => return Err(e), // instantiation itself failed
+            Ok(_) => return Err(extism::Error::msg("the module exports plugrt's reserved name")),
+        }
+        Ok(Instance { plugin: Some(plugin), interrupts })
     }
 }
 
@@ -318,7 +344,7 @@ impl PluginInner {
     fn invoke(&self, lease: &mut Lease<Instances>, function: &str, envelope: &[u8]) -> Result<Vec<u8>, Failure> {
         let context = CallContext { log: GuestLog::new(self.name.clone()) };
         let started = std::time::Instant::now();
-        match lease.plugin.call_with_host_context::<&[u8], &[u8], _>("call", envelope, context) {
+        match lease.plugin().call_with_host_context::<&[u8], &[u8], _>("call", envelope, context) {
             Ok(output) if output.len() > self.limits.output_bytes => Err(Failure::Error(Error::OutputTooLarge {
                 plugin: self.name.to_string(),
                 function: function.to_owned(),
@@ -347,12 +373,20 @@ impl PluginInner {
     fn pool_error(&self, function: &str, e: PoolError<extism::Error>) -> Error {
         match e {
             PoolError::Closed { .. } => Error::Closed { plugin: self.name.to_string() },
-            PoolError::Create { source, .. } => match self.classify(function, source) {
-                Error::Trap { plugin, function, message } => {
-                    Error::Trap { plugin, function, message: format!("instantiation failed: {message}") }
+            // Creating an instance runs no guest function: what is not a limit is a failed
+            // instantiation (a trap in the module's initialisers, or the engine refusing).
+            PoolError::Create { source, .. } => {
+                let text = format!("{source:#}");
+                match self.classify(function, source) {
+                    Error::Trap { plugin, function, message } => {
+                        Error::Trap { plugin, function, message: format!("instantiation failed: {message}") }
+                    }
+                    Error::Guest { plugin, function, .. } => {
+                        Error::Trap { plugin, function, message: format!("instantiation failed: {text}") }
+                    }
+                    other => other,
                 }
-                other => other,
-            },
+            }
             other => Error::Exhausted {
                 plugin: self.name.to_string(),
                 function: function.to_owned(),

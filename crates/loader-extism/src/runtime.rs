@@ -13,10 +13,10 @@ pub struct RuntimeConfig {
     /// The ceilings every plugin's limits are clamped to.
     pub limits: Limits,
     /// Give each plugin's engine a pooling allocator sized to that plugin's pool (its instance
-    /// cap plus one), instead of wasmtime's on-demand allocator. Measured on this project's
+    /// cap plus 6: `describe`'s instance and 5 used ones waiting to be dropped), instead of wasmtime's on-demand allocator. Measured on this project's
     /// 2-core machine, pooling makes a fresh instance cheaper to create and to drop (see
     /// docs/src/loader-extism.md); it reserves address space (not memory) per plugin:
-    /// `(instances + 1) x 3 x (memory_bytes + the module's initial memory + 128 KiB)`. If the reservation fails, the plugin
+    /// `((instances + 6) x 3 + 8) x (memory_bytes + the module's initial memory + 128 KiB)`. If the reservation fails, the plugin
     /// falls back to on-demand allocation with a warning ([`Plugin::allocator`] says which).
     pub pooling: bool,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
@@ -52,6 +52,10 @@ pub struct Runtime {
 
 /// A wasm page.
 const PAGE: usize = 64 << 10;
+/// Bytes of each memory kept mapped between instances.
+const KEEP_RESIDENT: usize = 256 << 10;
+/// Released memories decommitted together.
+const DECOMMIT_BATCH: usize = 8;
 /// Guard region after each memory (memories are small; bounds checks are explicit).
 const GUARD_BYTES: u64 = 64 << 10;
 /// Memory slots one extism instance takes: the kernel's, the plugin's, and a GC heap (extism
@@ -105,16 +109,27 @@ pub(crate) fn engine_config(limits: &Limits, initial_memory: u64, pooling: bool)
     if !pooling {
         return (c, Allocator::OnDemand);
     }
-    // One more than the cap: `describe` runs in an instance of its own.
-    let slots = u32::try_from(limits.instances).unwrap_or(u32::MAX).saturating_add(1);
-    let memories = slots.saturating_mul(MEMORIES_PER_INSTANCE);
+    // Beyond the cap: `describe`'s own instance, and used instances waiting to be dropped
+    // (the reaper's queue and the one it is dropping).
+    let extra = 2 + crate::reaper::BACKLOG as u32;
+    let slots = u32::try_from(limits.instances).unwrap_or(u32::MAX).saturating_add(extra);
+    // Released memories wait in wasmtime's decommit queue until a batch is full: the batch
+    // comes on top of the slots in use.
+    let memories = slots.saturating_mul(MEMORIES_PER_INSTANCE).saturating_add(DECOMMIT_BATCH as u32);
     let mut pool = PoolingAllocationConfig::default();
+    // Instance and table slots cost little address space; memories are what is reserved.
+    // Two core instances make an extism plugin (the kernel and the module); counts are given
+    // twice that because wasmtime releases slots a little after a store drops.
     pool.total_component_instances(0)
-        .total_core_instances(slots.saturating_mul(2))
+        .total_core_instances(slots.saturating_mul(4))
         .total_memories(memories)
-        .total_tables(slots.saturating_mul(2))
+        .total_tables(slots.saturating_mul(4))
         .total_gc_heaps(slots)
-        .max_memory_size(slot);
+        .max_memory_size(slot)
+        // As in plugrt-wasmtime: keep a small working set mapped, and decommit released
+        // memories in batches (each `madvise` flushes TLBs on every core).
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .decommit_batch_size(DECOMMIT_BATCH);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     (c, Allocator::Pooling { reserved_bytes: u64::from(memories) * (slot as u64 + GUARD_BYTES) })
 }
