@@ -58,6 +58,12 @@ const RATIOS: &[Ratio] = &[
         target: "(context; p50 <= 10 us)",
     },
     Ratio {
+        what: "extism: pre-warmed plugrt-extism call vs extism's Pool, both paced at 1 ms",
+        numerator: "extism_probe_call/plugrt_prewarmed",
+        denominator: "extism_probe_call/extism_pool_reused_paced",
+        target: "(context)",
+    },
+    Ratio {
         what: "extism: pre-warmed plugrt-extism call vs new_from_compiled per call",
         numerator: "extism_probe_call/plugrt_prewarmed",
         denominator: "extism_probe_call/extism_new_from_compiled",

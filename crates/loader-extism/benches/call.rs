@@ -2,7 +2,8 @@
 //! the `probe` fixture (Extism flavour) with the same IPC encode, envelope and decode:
 //! - plugrt-extism with pre-warm (the default), at a load its refill keeps up with: before
 //!   each timed call the bench sleeps 1 ms, untimed;
-//! - extism's own `Pool` (reused plugins: not isolated);
+//! - extism's own `Pool` (reused plugins: not isolated), back to back and paced like the
+//!   pre-warmed call;
 //! - a fresh `extism::Plugin::new_from_compiled` per call on extism's default engine;
 //! - plugrt-extism without pre-warm, on its pooling engine and on an on-demand one (the
 //!   measurement behind the engine choice).
@@ -81,6 +82,21 @@ fn probe(c: &mut Criterion) {
         b.iter(|| {
             let mut plugin = extism_pool.get(Duration::from_secs(1)).unwrap().unwrap();
             black_box(raw_call(&mut plugin, &input))
+        })
+    });
+    // The same, paced like the pre-warmed call: sleeping before a call costs the call too
+    // (a cold core and caches), so this is the like-for-like baseline of the paced bench.
+    g.bench_function("extism_pool_reused_paced", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                std::thread::sleep(PACE);
+                let started = Instant::now();
+                let mut plugin = extism_pool.get(Duration::from_secs(1)).unwrap().unwrap();
+                black_box(raw_call(&mut plugin, &input));
+                total += started.elapsed();
+            }
+            total
         })
     });
     g.bench_function("extism_new_from_compiled", |b| {
