@@ -6,7 +6,8 @@
 //! - [`check_input`]: a batch against a function's declared arguments, before any guest runs;
 //! - [`envelope`]: the Extism flavour's call input (function name, then the IPC stream);
 //! - [`Error`]: what loading or calling can fail with, the same in every loader;
-//! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`.
+//! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`;
+//! - [`Versions`]: hot reload's atomic swap, and [`read_plugin_file`].
 //!
 //! # What it does not do
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
@@ -18,6 +19,7 @@ mod error;
 mod guest_error;
 mod input;
 mod log;
+mod versions;
 
 pub use describe::{CONTRACT, Description, Signature, Volatility, parse as parse_description};
 pub use envelope::{envelope, start_envelope};
@@ -25,3 +27,4 @@ pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
 pub use log::{GuestLog, LOG_BUDGET, LogLevel};
+pub use versions::{Version, Versions, read_plugin_file};

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
-use parking_lot::RwLock;
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
-use plugrt_contract::{Description, GuestError, GuestLog, check_input, parse_description, start_envelope};
+use plugrt_contract::{
+    Description, GuestError, GuestLog, Version, Versions, check_input, parse_description, start_envelope,
+};
 use plugrt_pool::{Lease, Manager, MetricsSnapshot, Pool, PoolError, Reuse};
 use wasmtime::{Trap, WasmBacktrace};
 
@@ -60,7 +61,7 @@ pub struct Plugin {
 }
 
 struct Shared {
-    current: RwLock<Arc<PluginInner>>,
+    versions: Versions<PluginInner>,
     config: Arc<RuntimeConfig>,
     options: LoadOptions,
 }
@@ -148,11 +149,11 @@ thread_local! {
 impl Plugin {
     pub(crate) fn load(config: Arc<RuntimeConfig>, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
         let inner = PluginInner::load(&config, bytes, &options)?;
-        Ok(Plugin { shared: Arc::new(Shared { current: RwLock::new(Arc::new(inner)), config, options }) })
+        Ok(Plugin { shared: Arc::new(Shared { versions: Versions::new(inner), config, options }) })
     }
 
     fn current(&self) -> Arc<PluginInner> {
-        self.shared.current.read().clone()
+        self.shared.versions.current()
     }
 
     /// Replaces this plugin (and every clone of it) with a new version of the same name.
@@ -162,15 +163,7 @@ impl Plugin {
     /// calls use the new one. The old version's instances drop when its last call ends.
     pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
         let next = PluginInner::load(&self.shared.config, bytes, &self.shared.options)?;
-        let mut current = self.shared.current.write();
-        if next.name != current.name {
-            return Err(Error::Load {
-                plugin: current.name.to_string(),
-                message: format!("a reload must keep the plugin's name; the new version is `{}`", next.name),
-            });
-        }
-        *current = Arc::new(next);
-        Ok(())
+        self.shared.versions.replace(next)
     }
 
     /// The plugin's name (from its `describe` document).
@@ -436,6 +429,12 @@ fn describe_trap(trap: &Trap, e: &extism::Error) -> String {
         }
     }
     text
+}
+
+impl Version for PluginInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl std::fmt::Debug for Plugin {

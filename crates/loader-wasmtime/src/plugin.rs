@@ -2,7 +2,6 @@
 
 use std::cell::RefCell;
 
-use parking_lot::RwLock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use crate::host::{self, CallError, HostState};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits};
-use plugrt_contract::{Description, check_input, parse_description};
+use plugrt_contract::{Description, Version, Versions, check_input, parse_description};
 
 /// How to load one plugin. Defaults: the runtime's limits, no pre-warm, `Reuse::Never`.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +47,7 @@ pub struct Plugin {
 }
 
 struct Shared {
-    current: RwLock<Arc<PluginInner>>,
+    versions: Versions<PluginInner>,
     runtime: Arc<RuntimeInner>,
     options: LoadOptions,
 }
@@ -128,11 +127,11 @@ thread_local! {
 impl Plugin {
     pub(crate) fn load(runtime: Arc<RuntimeInner>, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
         let inner = PluginInner::load(&runtime, bytes, &options)?;
-        Ok(Plugin { shared: Arc::new(Shared { current: RwLock::new(Arc::new(inner)), runtime, options }) })
+        Ok(Plugin { shared: Arc::new(Shared { versions: Versions::new(inner), runtime, options }) })
     }
 
     fn current(&self) -> Arc<PluginInner> {
-        self.shared.current.read().clone()
+        self.shared.versions.current()
     }
 
     /// Replaces this plugin (and every clone of it) with a new version of the same name.
@@ -142,15 +141,7 @@ impl Plugin {
     /// calls use the new one. The old version's instances drop when its last call ends.
     pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
         let next = PluginInner::load(&self.shared.runtime, bytes, &self.shared.options)?;
-        let mut current = self.shared.current.write();
-        if next.name != current.name {
-            return Err(Error::Load {
-                plugin: current.name.to_string(),
-                message: format!("a reload must keep the plugin's name; the new version is `{}`", next.name),
-            });
-        }
-        *current = Arc::new(next);
-        Ok(())
+        self.shared.versions.replace(next)
     }
 
     /// The plugin's name (from its `describe` document).
@@ -359,6 +350,12 @@ fn describe_trap(e: &wasmtime::Error) -> String {
         }
     }
     text
+}
+
+impl Version for PluginInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl std::fmt::Debug for Plugin {

@@ -185,14 +185,7 @@ impl Runtime {
 
     /// Loads a component file; errors before `describe` names the plugin carry the path.
     pub fn load_file(&self, path: impl AsRef<Path>, mut options: LoadOptions) -> Result<Plugin, Error> {
-        let path = path.as_ref();
-        if options.label.is_none() {
-            options.label = Some(path.display().to_string());
-        }
-        let bytes = std::fs::read(path).map_err(|e| Error::Load {
-            plugin: path.display().to_string(),
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let bytes = plugrt_contract::read_plugin_file(path.as_ref(), &mut options.label)?;
         self.load(&bytes, options)
     }
 }
