@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::{MAX_MESSAGE, cut_message};
+
 /// The kind of a guest's `call-error` (see `wit/udf.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -29,9 +31,6 @@ pub struct GuestError {
     pub retryable: bool,
 }
 
-/// Longest message kept from a guest; the rest is cut (a guest must not fill the host's logs).
-const MAX_MESSAGE: usize = 4096;
-
 impl GuestError {
     /// Reads the Extism flavour's JSON error. Text that is not such an object becomes an
     /// `Internal`, not retryable error whose message is the text (as the contract says).
@@ -43,12 +42,7 @@ impl GuestError {
             retryable: false,
         });
         if error.message.len() > MAX_MESSAGE {
-            let mut end = MAX_MESSAGE;
-            while !error.message.is_char_boundary(end) {
-                end -= 1;
-            }
-            error.message.truncate(end);
-            error.message.push_str("...");
+            error.message = format!("{}...", cut_message(&error.message));
         }
         error
     }

@@ -26,5 +26,5 @@ pub use envelope::{envelope, start_envelope};
 pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
-pub use log::{GuestLog, LOG_BUDGET, LogLevel};
+pub use log::{GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
 pub use versions::{Version, Versions, read_plugin_file};

@@ -6,8 +6,18 @@ use std::sync::Arc;
 /// Messages one call may log; later ones are dropped (and counted in one trace event).
 pub const LOG_BUDGET: u32 = 100;
 
-/// Longest message passed on, in bytes; the rest is cut.
-const MAX_MESSAGE: usize = 4096;
+/// Longest guest message the host keeps (log line or error), in bytes.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// The first [`MAX_MESSAGE`] bytes of `text`, cut at a character boundary: a guest must not
+/// fill the host's logs or errors.
+pub fn cut_message(text: &str) -> &str {
+    let mut end = text.len().min(MAX_MESSAGE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// A guest log level (`plugrt:udf/log.level`; in the Extism flavour, its number 0-4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +85,7 @@ impl GuestLog {
             return;
         }
         self.budget -= 1;
-        let mut end = message.len().min(MAX_MESSAGE);
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        let (plugin, message) = (&*self.plugin, &message[..end]);
+        let (plugin, message) = (&*self.plugin, cut_message(message));
         match level {
             LogLevel::Trace => tracing::trace!(plugin, "{message}"),
             LogLevel::Debug => tracing::debug!(plugin, "{message}"),

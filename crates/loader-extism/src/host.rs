@@ -2,7 +2,7 @@
 //! (namespace `extism:host/user`), whose messages go to `tracing` under a per-call budget.
 
 use extism::{CurrentPlugin, Function, UserData, Val, ValType};
-use plugrt_contract::{GuestLog, LogLevel};
+use plugrt_contract::{GuestLog, LogLevel, cut_message};
 
 /// What a call passes to the host functions (extism's per-call host context).
 pub(crate) struct CallContext {
@@ -18,7 +18,9 @@ pub(crate) fn log_function() -> Function {
 fn log(plugin: &mut CurrentPlugin, params: &[Val], _results: &mut [Val], _: UserData<()>) -> Result<(), extism::Error> {
     let (Some(Val::I32(level)), Some(offset)) = (params.first(), params.get(1)) else { return Ok(()) };
     let Some(level) = LogLevel::from_number(*level) else { return Ok(()) };
-    let message = match plugin.memory_from_val(offset).map(|h| plugin.memory_str(h).map(str::to_owned)) {
+    // Only the part that will be logged is copied out of the instance.
+    let message = match plugin.memory_from_val(offset).map(|h| plugin.memory_str(h).map(|m| cut_message(m).to_owned()))
+    {
         Some(Ok(text)) => text,
         _ => return Ok(()),
     };
