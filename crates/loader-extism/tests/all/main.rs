@@ -6,7 +6,21 @@
 /// The loader under test.
 mod api {
     pub use plugrt_extism::*;
+
+    /// Where `cargo xtask fixtures` puts this loader's fixtures.
+    pub const FLAVOUR: &str = "extism";
+    /// The test runtime's memory limit. Twice plugrt-wasmtime's: extism copies a call's output
+    /// into its kernel's memory, which counts against the same limit, and `huge_output` must
+    /// still hit the output limit rather than the memory limit.
+    pub const MEMORY_LIMIT: usize = 64 << 20;
+
+    /// The test runtime's settings around `limits`.
+    pub fn config(limits: Limits) -> RuntimeConfig {
+        RuntimeConfig { limits, ..RuntimeConfig::default() }
+    }
 }
+
+#[path = "../../../loader-wasmtime/tests/all/common.rs"]
 mod common;
 
 #[path = "../../../loader-wasmtime/tests/all/edge_cases.rs"]

@@ -1,26 +1,25 @@
-//! Loading fixtures and building inputs.
+//! Loading fixtures and building inputs. Shared with plugrt-extism's tests: what differs
+//! between the loaders (fixture flavour, memory limit, runtime settings) comes from `api`.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use crate::api::MEMORY_LIMIT;
+use crate::api::{Error, FLAVOUR, Limits, LoadOptions, Plugin, Runtime};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
 use arrow_schema::Schema;
-use plugrt_wasmtime::{Error, Limits, LoadOptions, Plugin, Runtime, RuntimeConfig};
 
-/// The built component fixture `name`; fails (never skips) if it was not built.
+/// The built fixture `name` of the loader's flavour; fails (never skips) if it was not built.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/out/component/{name}.wasm"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/out/{FLAVOUR}/{name}.wasm"));
     std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; build the fixtures with `cargo xtask fixtures`", path.display()))
 }
 
-/// The test runtime's memory limit.
-pub const MEMORY_LIMIT: usize = 32 << 20;
-
-/// One runtime for the whole test binary (engine creation and the pooling reservation are
-/// per runtime), with small limits so that the bad fixtures hit them quickly.
+/// One runtime for the whole test binary, with small limits so that the bad fixtures hit
+/// them quickly.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -31,7 +30,7 @@ pub fn runtime() -> &'static Runtime {
             instances: 4,
             ..Limits::default()
         };
-        Runtime::new(RuntimeConfig { limits, total_instances: 128, ..RuntimeConfig::default() }).unwrap()
+        Runtime::new(crate::api::config(limits)).unwrap()
     })
 }
 
