@@ -3,11 +3,22 @@
 
 use wasmparser::{Parser, Payload, TypeRef, ValType};
 
+/// What sizing a plugin's engine needs to know of its module.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// The largest initial size of the memories it defines, in bytes.
+    pub(crate) initial_memory: u64,
+    /// Memories it defines.
+    pub(crate) memories: u32,
+    /// Tables it defines.
+    pub(crate) tables: u32,
+}
+
 /// Checks that `bytes` is a core module exporting the contract's functions with the contract's
 /// type; the error names what is missing or mistyped. Validation of the module as a whole is
-/// left to the compiler. Returns the largest initial size of the memories it defines, in bytes.
-pub(crate) fn check(bytes: &[u8]) -> Result<u64, String> {
-    let mut initial_memory = 0u64;
+/// left to the compiler. Returns the module's [`Shape`].
+pub(crate) fn check(bytes: &[u8]) -> Result<Shape, String> {
+    let mut shape = Shape::default();
     let mut types = Vec::new(); // (params, results) by type index
     let mut functions = Vec::new(); // type index by function index, imports first
     let mut exports = Vec::new(); // (name, function index)
@@ -38,9 +49,11 @@ pub(crate) fn check(bytes: &[u8]) -> Result<u64, String> {
                 for memory in reader {
                     let memory = memory.map_err(|e| format!("bad memory section: {e}"))?;
                     let page = 1u64 << memory.page_size_log2.unwrap_or(16);
-                    initial_memory = initial_memory.max(memory.initial.saturating_mul(page));
+                    shape.initial_memory = shape.initial_memory.max(memory.initial.saturating_mul(page));
+                    shape.memories += 1;
                 }
             }
+            Payload::TableSection(reader) => shape.tables += reader.count(),
             Payload::ExportSection(reader) => {
                 for export in reader {
                     let export = export.map_err(|e| format!("bad export section: {e}"))?;
@@ -63,5 +76,5 @@ pub(crate) fn check(bytes: &[u8]) -> Result<u64, String> {
             return Err(format!("export `{name}` must have type () -> i32"));
         }
     }
-    Ok(initial_memory)
+    Ok(shape)
 }

@@ -14,6 +14,7 @@ use plugrt_contract::{
 use plugrt_pool::{Lease, Manager, MetricsSnapshot, Pool, PoolError, Reuse};
 use wasmtime::{Trap, WasmBacktrace};
 
+use crate::exports::Shape;
 use crate::host::{self, CallContext};
 use crate::runtime::{self, Allocator, RuntimeConfig};
 use crate::{Error, Limits};
@@ -118,17 +119,38 @@ impl Manager for Instances {
     type Instance = Instance;
     type Error = extism::Error;
 
+    /// A new, instantiated `extism::Plugin`. The engine's slots cover every instance the
+    /// loader can have alive (see `runtime::engine_config`), but a slot freed by a drop on
+    /// another thread can reach the engine's pool a moment late (wasmtime's decommit queue):
+    /// a refusal is tried again a few times, 1 ms apart, before it fails the creation.
     fn create(&self) -> Result<Instance, extism::Error> {
         let interrupts = self.interrupts.load(Ordering::Acquire);
-        let mut plugin = extism::Plugin::new_from_compiled(&self.compiled)?;
-        match plugin.call::<&[u8], &[u8]>(INSTANTIATE, &[]) {
-            Err(e) if e.to_string().starts_with("Function not found") => {}
-            Err(e) => return Err(e), // instantiation itself failed
-            Ok(_) => return Err(extism::Error::msg("the module exports plugrt's reserved name")),
+        let mut attempt = 0;
+        loop {
+            match self.instantiate() {
+                Err(e) if attempt < SLOT_RETRIES && format!("{e:#}").contains("maximum concurrent limit") => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                other => return other.map(|plugin| Instance { plugin: Some(plugin), interrupts }),
+            }
         }
-        Ok(Instance { plugin: Some(plugin), interrupts })
     }
 }
+
+impl Instances {
+    fn instantiate(&self) -> Result<extism::Plugin, extism::Error> {
+        let mut plugin = extism::Plugin::new_from_compiled(&self.compiled)?;
+        match plugin.call::<&[u8], &[u8]>(INSTANTIATE, &[]) {
+            Err(e) if e.to_string().starts_with("Function not found") => Ok(plugin),
+            Err(e) => Err(e), // instantiation itself failed
+            Ok(_) => Err(extism::Error::msg("the module exports plugrt's reserved name")),
+        }
+    }
+}
+
+/// Extra attempts at creating an instance the engine's pool refused.
+const SLOT_RETRIES: u32 = 5;
 
 /// Runs of a call interrupted by another call's timeout before the loader gives up.
 const INTERRUPTED_RUNS: u32 = 3;
@@ -205,14 +227,9 @@ impl Plugin {
 
 /// Compiles `bytes` with the plugin's settings; with pooling, falls back to on-demand
 /// allocation (logged) when only the pooling engine cannot be created.
-fn compile(
-    bytes: &[u8],
-    limits: &Limits,
-    initial_memory: u64,
-    pooling: bool,
-) -> Result<(CompiledPlugin, Allocator), String> {
+fn compile(bytes: &[u8], limits: &Limits, shape: Shape, pooling: bool) -> Result<(CompiledPlugin, Allocator), String> {
     let build = |pooling: bool| {
-        let (config, allocator) = runtime::engine_config(limits, initial_memory, pooling);
+        let (config, allocator) = runtime::engine_config(limits, shape, pooling);
         let pages = u32::try_from(limits.memory_bytes / (64 << 10)).unwrap_or(u32::MAX);
         let manifest = Manifest::new([Wasm::data(bytes.to_vec())]).with_memory_max(pages).with_timeout(limits.timeout);
         let mut builder = PluginBuilder::new(manifest)
@@ -242,10 +259,10 @@ impl PluginInner {
     fn load(config: &RuntimeConfig, bytes: &[u8], options: &LoadOptions) -> Result<PluginInner, Error> {
         let label = options.label.clone().unwrap_or_else(|| "<bytes>".to_owned());
         let fail = |message: String| Error::Load { plugin: label.clone(), message };
-        let initial_memory = crate::exports::check(bytes).map_err(&fail)?;
+        let shape = crate::exports::check(bytes).map_err(&fail)?;
         let limits = options.limits.unwrap_or(config.limits).within(&config.limits);
-        let (compiled, allocator) = compile(bytes, &limits, initial_memory, config.pooling)
-            .map_err(|e| fail(format!("cannot compile: {e}")))?;
+        let (compiled, allocator) =
+            compile(bytes, &limits, shape, config.pooling).map_err(|e| fail(format!("cannot compile: {e}")))?;
 
         // `describe`, in an instance of its own that serves nothing else.
         let mut instance = extism::Plugin::new_from_compiled(&compiled)
@@ -441,5 +458,33 @@ impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let current = self.current();
         f.debug_struct("Plugin").field("name", &current.name).field("limits", &current.limits).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine's slots hold the instances the loader can have alive at once (the cap,
+    /// `describe`'s, the reaper's backlog) plus the decommit batch's room, and no more: the
+    /// per-instance counts in `runtime` are neither short (calls would fail under load) nor
+    /// padded.
+    #[test]
+    fn engine_slots_hold_the_cap_and_no_more() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/out/extism/probe.wasm");
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask fixtures`"));
+        let limits = Limits { instances: 2, memory_bytes: 1 << 20, ..Limits::default() };
+        let shape = crate::exports::check(&bytes).unwrap();
+        let (compiled, allocator) = compile(&bytes, &limits, shape, true).unwrap();
+        assert!(matches!(allocator, Allocator::Pooling { .. }));
+        let instances = Instances { compiled, interrupts: Arc::new(AtomicU64::new(0)) };
+        let per_instance = crate::runtime::EXTISM_MEMORIES + shape.memories;
+        let alive = limits.instances + 2 + crate::reaper::BACKLOG;
+        let room = alive + crate::runtime::DECOMMIT_BATCH.div_ceil(per_instance) as usize;
+        let held: Vec<Instance> =
+            (0..room).map(|i| instances.create().unwrap_or_else(|e| panic!("{i}: {e:#}"))).collect();
+        let refused = instances.create().err().expect("one instance more than the slots should be refused");
+        assert!(refused.to_string().contains("maximum concurrent limit"), "{refused:#}");
+        drop(held);
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::exports::Shape;
 use crate::{Error, Limits, LoadOptions, Plugin};
 
 /// How a [`Runtime`] loads plugins. Defaults: [`Limits::default`], pooling on, no capabilities.
@@ -13,11 +14,14 @@ pub struct RuntimeConfig {
     /// The ceilings every plugin's limits are clamped to.
     pub limits: Limits,
     /// Give each plugin's engine a pooling allocator sized to that plugin's pool (its instance
-    /// cap plus 6: `describe`'s instance and 5 used ones waiting to be dropped), instead of wasmtime's on-demand allocator. Measured on this project's
-    /// 2-core machine, pooling makes a fresh instance cheaper to create and to drop (see
-    /// docs/src/loader-extism.md); it reserves address space (not memory) per plugin:
-    /// `((instances + 6) x 3 + 8) x (memory_bytes + the module's initial memory + 128 KiB)`. If the reservation fails, the plugin
-    /// falls back to on-demand allocation with a warning ([`Plugin::allocator`] says which).
+    /// cap plus 6: `describe`'s instance and 5 used ones waiting to be dropped), instead of
+    /// wasmtime's on-demand allocator. Measured on this project's 2-core machine, pooling
+    /// makes a fresh instance cheaper to create and to drop (see docs/src/loader-extism.md).
+    /// It reserves address space (not memory) per plugin: `(instances + 6 + room for a decommit
+    /// batch of 8 memories) x (3 + the module's memories) x (memory_bytes + the module's
+    /// initial memory + 128 KiB)`. If the
+    /// reservation fails, the plugin falls back to on-demand allocation with a warning
+    /// ([`Plugin::allocator`] says which).
     pub pooling: bool,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
     pub granted_capabilities: Vec<String>,
@@ -54,13 +58,18 @@ pub struct Runtime {
 const PAGE: usize = 64 << 10;
 /// Bytes of each memory kept mapped between instances.
 const KEEP_RESIDENT: usize = 256 << 10;
-/// Released memories decommitted together.
-const DECOMMIT_BATCH: usize = 8;
 /// Guard region after each memory (memories are small; bounds checks are explicit).
 const GUARD_BYTES: u64 = 64 << 10;
-/// Memory slots one extism instance takes: the kernel's, the plugin's, and a GC heap (extism
-/// turns on wasm GC and keeps an `externref` per store).
-const MEMORIES_PER_INSTANCE: u32 = 3;
+/// What extism itself adds to each instance beyond the module's own memories and tables
+/// (its kernel, and a GC heap: extism turns on wasm GC). Measured with extism 1.41 by
+/// instantiating plugins until the pool refused; `tests::engine_slots_hold_the_cap` checks it.
+const EXTISM_CORE_INSTANCES: u32 = 3;
+pub(crate) const EXTISM_MEMORIES: u32 = 3;
+const EXTISM_TABLES: u32 = 1;
+/// Released memories decommitted together. A batch being flushed is out of the pool for a
+/// moment (wasmtime takes the queue before it `madvise`s), and an allocation then finds
+/// neither free slots nor a queue to flush: memories get one batch of room on top.
+pub(crate) const DECOMMIT_BATCH: u32 = 8;
 
 impl Runtime {
     /// A runtime with these ceilings. Fails if they cannot hold a plugin (no instances, or
@@ -85,15 +94,15 @@ impl Runtime {
     }
 }
 
-/// The wasmtime configuration for one plugin whose pool holds at most `instances` and whose
-/// module starts with `initial_memory` bytes, and the allocator it asks for. extism then turns
-/// on epoch interruption, wasm GC and (with a fuel limit) metering itself.
-pub(crate) fn engine_config(limits: &Limits, initial_memory: u64, pooling: bool) -> (Config, Allocator) {
+/// The wasmtime configuration for one plugin whose pool holds at most `instances`, for a
+/// module of the given shape, and the allocator it asks for. extism then turns on epoch
+/// interruption, wasm GC and (with a fuel limit) metering itself.
+pub(crate) fn engine_config(limits: &Limits, shape: Shape, pooling: bool) -> (Config, Allocator) {
     // extism's own limiter must be what stops growth (it reports "oom"): it lets the memories
     // grow by `memory_bytes` in all after instantiation, so a slot holds the initial size plus
     // that. A smaller slot would make `memory.grow` fail first, and the guest's failure would
     // look like any other trap.
-    let initial = usize::try_from(initial_memory).unwrap_or(usize::MAX);
+    let initial = usize::try_from(shape.initial_memory).unwrap_or(usize::MAX);
     let slot = limits.memory_bytes.saturating_add(initial).saturating_add(PAGE);
     let mut c = Config::new();
     c.memory_init_cow(true);
@@ -102,27 +111,24 @@ pub(crate) fn engine_config(limits: &Limits, initial_memory: u64, pooling: bool)
     if !pooling {
         return (c, Allocator::OnDemand);
     }
-    // Beyond the cap: `describe`'s own instance, and used instances waiting to be dropped
-    // (the reaper's queue and the one it is dropping).
-    let extra = 2 + crate::reaper::BACKLOG as u32;
-    let slots = u32::try_from(limits.instances).unwrap_or(u32::MAX).saturating_add(extra);
-    // Released memories wait in wasmtime's decommit queue until a batch is full: the batch
-    // comes on top of the slots in use.
-    let memories = slots.saturating_mul(MEMORIES_PER_INSTANCE).saturating_add(DECOMMIT_BATCH as u32);
+    // Instances alive at once: the cap, `describe`'s own instance, and used ones waiting to be
+    // dropped (the reaper's queue and the one it is dropping).
+    let slots = u32::try_from(limits.instances).unwrap_or(u32::MAX).saturating_add(2 + crate::reaper::BACKLOG as u32);
+    // Room for that many instances, and for the decommit batch (in whole instances).
+    let per_instance = EXTISM_MEMORIES + shape.memories;
+    let room = slots.saturating_add(DECOMMIT_BATCH.div_ceil(per_instance));
+    let memories = room.saturating_mul(per_instance);
     let mut pool = PoolingAllocationConfig::default();
-    // Instance and table slots cost little address space; memories are what is reserved.
-    // Two core instances make an extism plugin (the kernel and the module); counts are given
-    // twice that because wasmtime releases slots a little after a store drops.
     pool.total_component_instances(0)
-        .total_core_instances(slots.saturating_mul(4))
+        .total_core_instances(room.saturating_mul(EXTISM_CORE_INSTANCES))
         .total_memories(memories)
-        .total_tables(slots.saturating_mul(4))
-        .total_gc_heaps(slots)
+        .total_tables(room.saturating_mul(EXTISM_TABLES + shape.tables))
+        .total_gc_heaps(room)
         .max_memory_size(slot)
         // As in plugrt-wasmtime: keep a small working set mapped, and decommit released
         // memories in batches (each `madvise` flushes TLBs on every core).
         .linear_memory_keep_resident(KEEP_RESIDENT)
-        .decommit_batch_size(DECOMMIT_BATCH);
+        .decommit_batch_size(DECOMMIT_BATCH as usize);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     (c, Allocator::Pooling { reserved_bytes: u64::from(memories) * (slot as u64 + GUARD_BYTES) })
 }
