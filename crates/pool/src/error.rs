@@ -21,6 +21,17 @@ pub enum PoolError<E> {
         /// The pool's cap.
         max_instances: usize,
     },
+    /// The pool had room, but the [`Budget`](crate::Budget) it shares with other pools was
+    /// spent by leased instances (no pool held an idle one to give up) until the deadline.
+    #[error("pool `{pool}`: all {max_live} instances of the shared budget stayed in use for {waited:?}")]
+    BudgetExhausted {
+        /// The pool's name.
+        pool: Arc<str>,
+        /// How long the caller waited.
+        waited: Duration,
+        /// The budget's cap.
+        max_live: usize,
+    },
     /// A non-waiting acquire ([`Pool::try_acquire`](crate::Pool::try_acquire)) found every slot
     /// busy, or other callers already waiting for one.
     #[error("pool `{pool}`: all {max_instances} instances are in use")]
@@ -48,10 +59,10 @@ pub enum PoolError<E> {
 }
 
 impl<E> PoolError<E> {
-    /// True for the failures that mean "too much load": [`Timeout`](Self::Timeout) and
-    /// [`Exhausted`](Self::Exhausted).
+    /// True for the failures that mean "too much load": [`Timeout`](Self::Timeout),
+    /// [`BudgetExhausted`](Self::BudgetExhausted) and [`Exhausted`](Self::Exhausted).
     pub fn is_resource_limit(&self) -> bool {
-        matches!(self, Self::Timeout { .. } | Self::Exhausted { .. })
+        matches!(self, Self::Timeout { .. } | Self::Exhausted { .. } | Self::BudgetExhausted { .. })
     }
 
     /// Turns a resource-limit failure into the caller's error type through

@@ -81,6 +81,7 @@
 //! instances per lock round-trip, and is asked to only once half of `min_ready` is used.
 #![cfg_attr(not(plugrt_loom), forbid(unsafe_code))]
 
+mod budget;
 mod config;
 mod error;
 mod lease;
@@ -92,6 +93,7 @@ mod shared;
 mod sync;
 mod waiter;
 
+pub use budget::{Budget, BudgetExhausted, BudgetStatus, Permit};
 pub use config::{Reuse, ReuseLimits};
 pub use error::{BuildError, PoolError};
 pub use lease::Lease;

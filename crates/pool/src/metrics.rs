@@ -24,17 +24,21 @@ pub enum RetireReason {
     Closed,
     /// The manager's [`recycle`](crate::Manager::recycle) check refused it.
     Rejected,
+    /// It was idle (ready, not leased) when another pool on the same
+    /// [`Budget`](crate::Budget) needed its slot.
+    Evicted,
 }
 
 impl RetireReason {
     /// Every reason, in the order of [`Counters::retired`].
-    pub const ALL: [RetireReason; 6] = [
+    pub const ALL: [RetireReason; 7] = [
         RetireReason::SingleUse,
         RetireReason::Poisoned,
         RetireReason::MaxUses,
         RetireReason::Idle,
         RetireReason::Closed,
         RetireReason::Rejected,
+        RetireReason::Evicted,
     ];
 
     /// A short lowercase name for labels (`single_use`, `poisoned`, ...).
@@ -46,6 +50,7 @@ impl RetireReason {
             RetireReason::Idle => "idle",
             RetireReason::Closed => "closed",
             RetireReason::Rejected => "rejected",
+            RetireReason::Evicted => "evicted",
         }
     }
 
@@ -119,7 +124,7 @@ impl Histogram {
         self.sum_ns.fetch_add(ns, Relaxed);
     }
 
-    fn snapshot(&self) -> HistogramSnapshot {
+    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
         HistogramSnapshot { count: counts.iter().sum(), counts, sum: Duration::from_nanos(self.sum_ns.load(Relaxed)) }
     }
@@ -189,9 +194,10 @@ impl Metrics {
         self.acquire_wait.record(waited.unwrap_or_default());
     }
 
-    pub(crate) fn created(&self, took: Duration) {
-        self.creations.fetch_add(1, Relaxed);
+    /// Counts a creation; returns the count including it.
+    pub(crate) fn created(&self, took: Duration) -> u64 {
         self.create_time.record(took);
+        self.creations.fetch_add(1, Relaxed) + 1
     }
 
     pub(crate) fn create_failed(&self) {
@@ -273,6 +279,9 @@ pub struct Status {
     pub live: usize,
     /// The cap.
     pub max_instances: usize,
+    /// Instances maintenance keeps ready now: `min_ready`, or 0 while a
+    /// [pre-warm threshold](crate::PoolBuilder::prewarm_threshold) finds creation cheap.
+    pub prewarm: usize,
     /// Whether the pool was closed.
     pub closed: bool,
 }

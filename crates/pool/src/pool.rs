@@ -8,7 +8,7 @@ use crate::maintenance::Maintainer;
 use crate::metrics::{MetricsSnapshot, Observer, Status};
 use crate::shared::{Config, Shared, Take};
 use crate::waiter::{Acquire, Waited, Waiter, Withdrawn};
-use crate::{BuildError, Lease, Manager, PoolError, Reuse};
+use crate::{BuildError, Budget, Lease, Manager, PoolError, Reuse};
 
 /// Default [`PoolBuilder::max_instances`].
 pub const DEFAULT_MAX_INSTANCES: usize = 16;
@@ -90,15 +90,19 @@ impl<M: Manager> Pool<M> {
     /// May still create an instance inline when a slot is free.
     pub fn try_acquire(&self) -> Result<Lease<M>, PoolError<M::Error>> {
         let mut st = self.shared.lock();
-        match self.shared.take(&mut st) {
-            Take::Granted(grant) => {
-                drop(st);
-                self.shared.complete(grant, None)
+        let mut taken = self.shared.take(&mut st);
+        if let (Take::NoBudget, Some(budget)) = (&taken, &self.shared.budget) {
+            drop(st);
+            if !budget.try_acquire_raw() {
+                return Err(self.shared.exhausted_error());
             }
-            Take::Full => {
-                drop(st);
-                Err(self.shared.exhausted_error())
-            }
+            st = self.shared.lock();
+            taken = self.shared.take_with_permit(&mut st);
+        }
+        drop(st);
+        match taken {
+            Take::Granted(grant) => self.shared.complete(grant, None),
+            Take::Full | Take::NoBudget => Err(self.shared.exhausted_error()),
             Take::Closed => Err(self.shared.closed_error()),
         }
     }
@@ -112,15 +116,26 @@ impl<M: Manager> Pool<M> {
     /// `deadline`: `None` waits until served or closed.
     fn acquire_inner(&self, deadline: Option<Instant>) -> Result<Lease<M>, PoolError<M::Error>> {
         let mut st = self.shared.lock();
-        match self.shared.take(&mut st) {
+        let mut taken = self.shared.take(&mut st);
+        let started = Instant::now();
+        if let (Take::NoBudget, Some(budget)) = (&taken, &self.shared.budget) {
+            // Room in this pool, none in the budget: idle instances of other pools go first,
+            // then wait for a permit.
+            drop(st);
+            if !budget.obtain(deadline) {
+                return Err(self.shared.budget_error(started.elapsed()));
+            }
+            st = self.shared.lock();
+            taken = self.shared.take_with_permit(&mut st);
+        }
+        match taken {
             Take::Granted(grant) => {
                 drop(st);
                 return self.shared.complete(grant, None);
             }
             Take::Closed => return Err(self.shared.closed_error()),
-            Take::Full => {}
+            Take::Full | Take::NoBudget => {}
         }
-        let started = Instant::now();
         if deadline.is_some_and(|d| d <= started) {
             drop(st);
             return Err(self.shared.timeout_error(Duration::ZERO));
@@ -209,10 +224,12 @@ pub struct PoolBuilder<M> {
     name: Arc<str>,
     max_instances: usize,
     min_ready: usize,
+    prewarm_threshold: Option<Duration>,
     acquire_timeout: Option<Duration>,
     reuse: Reuse,
     observer: Option<Arc<dyn Observer>>,
     maintenance: Maintenance,
+    budget: Option<Budget>,
 }
 
 impl<M: Manager> PoolBuilder<M> {
@@ -222,10 +239,12 @@ impl<M: Manager> PoolBuilder<M> {
             name: Arc::from("pool"),
             max_instances: DEFAULT_MAX_INSTANCES,
             min_ready: 0,
+            prewarm_threshold: None,
             acquire_timeout: Some(DEFAULT_ACQUIRE_TIMEOUT),
             reuse: Reuse::Never,
             observer: None,
             maintenance: Maintenance::Global,
+            budget: None,
         }
     }
 
@@ -245,6 +264,23 @@ impl<M: Manager> PoolBuilder<M> {
     /// maintenance worker off the callers' path, in batches: once half of them are taken.
     pub fn min_ready(mut self, min: usize) -> Self {
         self.min_ready = min;
+        self
+    }
+
+    /// Keeps `min_ready` instances ready only while creating one takes at least `threshold`
+    /// (the median of the `create_time` histogram, read at bucket resolution): decided after
+    /// the first 4 creations, which callers make inline, and reviewed every 64. Pre-warm is
+    /// not free (the worker competes with callers for cores, and a pre-built instance is cold
+    /// in the caller's cache), so it should run only where creation costs clearly more.
+    pub fn prewarm_threshold(mut self, threshold: Duration) -> Self {
+        self.prewarm_threshold = Some(threshold);
+        self
+    }
+
+    /// Takes a permit of `budget` for every slot this pool holds, so that many pools share one
+    /// cap; see [`Budget`] for what happens when it is spent.
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -310,11 +346,11 @@ impl<M: Manager> PoolBuilder<M> {
         let cfg = Config {
             max_instances: self.max_instances,
             min_ready: self.min_ready,
-            low_water: self.min_ready / 2,
+            prewarm_threshold: self.prewarm_threshold,
             acquire_timeout: self.acquire_timeout,
             reuse: self.reuse,
         };
-        let shared = Shared::new(self.manager, self.name, cfg, self.observer, maintainer);
+        let shared = Shared::new(self.manager, self.name, cfg, self.observer, maintainer, self.budget);
         shared.attach();
         Ok(Pool { shared })
     }

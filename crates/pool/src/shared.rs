@@ -13,11 +13,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use crate::budget::{Budget, Idle};
 use crate::maintenance::{Maintain, Maintainer};
 use crate::metrics::{Event, Metrics, Observer, RetireReason, Status};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::waiter::{Waiter, Withdrawn};
 use crate::{Lease, Manager, PoolError, Reuse};
+
+/// Creations measured before a pre-warm threshold decides (see `PoolBuilder::prewarm_threshold`).
+pub(crate) const PREWARM_SAMPLES: u64 = 4;
+/// Creations between two reviews of that decision.
+pub(crate) const PREWARM_REVIEW: u64 = 64;
 
 /// Most slots maintenance reserves, fills and publishes at once: fewer lock round-trips than
 /// one at a time, yet few enough that reserved-but-unpublished slots barely delay callers.
@@ -27,9 +33,8 @@ const REFILL_CHUNK: usize = 8;
 pub(crate) struct Config {
     pub(crate) max_instances: usize,
     pub(crate) min_ready: usize,
-    /// Refill is requested when ready + creating falls to this (hysteresis, so the maintenance
-    /// worker is woken once per batch rather than once per lease).
-    pub(crate) low_water: usize,
+    /// Keep `min_ready` only while the median creation takes at least this long.
+    pub(crate) prewarm_threshold: Option<Duration>,
     pub(crate) acquire_timeout: Option<Duration>,
     pub(crate) reuse: Reuse,
 }
@@ -74,7 +79,11 @@ pub(crate) struct State<T> {
 
 pub(crate) enum Take<T> {
     Granted(Grant<T>),
+    /// The pool is at its cap (or others wait): queue for a slot of this pool.
     Full,
+    /// The pool has room but its budget is spent: get a permit (see [`Budget`]), then
+    /// [`Shared::take_with_permit`].
+    NoBudget,
     Closed,
 }
 
@@ -97,9 +106,14 @@ pub(crate) struct Shared<M: Manager> {
     pub(crate) metrics: Metrics,
     observer: Option<Arc<dyn Observer>>,
     maintainer: Option<Maintainer>,
+    pub(crate) budget: Option<Budget>,
     refill_requested: AtomicBool,
+    /// With a pre-warm threshold: whether measured creation cost has turned pre-warm on.
+    prewarm_on: AtomicBool,
     /// This pool as the maintenance worker sees it.
     me: Weak<dyn Maintain>,
+    /// This pool as its budget sees it.
+    me_idle: Weak<dyn Idle>,
 }
 
 type Res<M> = Result<Lease<M>, PoolError<<M as Manager>::Error>>;
@@ -113,6 +127,7 @@ impl<M: Manager> Shared<M> {
         cfg: Config,
         observer: Option<Arc<dyn Observer>>,
         maintainer: Option<Maintainer>,
+        budget: Option<Budget>,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me: &Weak<Self>| Shared {
             manager,
@@ -130,16 +145,22 @@ impl<M: Manager> Shared<M> {
             metrics: Metrics::default(),
             observer,
             maintainer,
+            budget,
             refill_requested: AtomicBool::new(false),
+            prewarm_on: AtomicBool::new(false),
             me: me.clone() as Weak<dyn Maintain>,
+            me_idle: me.clone() as Weak<dyn Idle>,
         })
     }
 
     /// Registers with the maintenance worker, if any, and asks for the initial pre-warm.
     pub(crate) fn attach(&self) {
+        if let Some(budget) = &self.budget {
+            budget.register(self.me_idle.clone());
+        }
         if let Some(maintainer) = &self.maintainer {
             maintainer.register(self.me.clone());
-            if self.cfg.min_ready > 0 {
+            if self.target_ready() > 0 {
                 self.refill_requested.store(true, Ordering::Relaxed);
                 maintainer.request(self.me.clone());
             }
@@ -188,6 +209,9 @@ impl<M: Manager> Shared<M> {
             self.refill_if_low(st);
             Take::Granted(Grant::Instance(entry))
         } else if st.live < self.cfg.max_instances {
+            if self.take_permits(1, false) == 0 {
+                return Take::NoBudget;
+            }
             st.live += 1;
             st.leased += 1;
             self.refill_if_low(st);
@@ -195,6 +219,51 @@ impl<M: Manager> Shared<M> {
         } else {
             Take::Full
         }
+    }
+
+    /// [`take`](Self::take) for a caller that obtained a budget permit after `NoBudget`: the
+    /// permit goes to a new slot, or back to the budget if an instance became ready meanwhile
+    /// or the pool filled up (then the caller queues like any other).
+    pub(crate) fn take_with_permit(&self, st: &mut State<M::Instance>) -> Take<M::Instance> {
+        let taken = if st.closed || !st.waiters.is_empty() || st.live >= self.cfg.max_instances {
+            None
+        } else if let Some(entry) = st.ready.pop_front() {
+            st.leased += 1;
+            Some(Grant::Instance(entry))
+        } else {
+            st.live += 1;
+            st.leased += 1;
+            self.refill_if_low(st);
+            return Take::Granted(Grant::Slot);
+        };
+        self.release_permits(1);
+        match taken {
+            Some(grant) => Take::Granted(grant),
+            None if st.closed => Take::Closed,
+            None => Take::Full,
+        }
+    }
+
+    /// Takes up to `n` permits from the budget (all `n` without one).
+    fn take_permits(&self, n: usize, prewarm: bool) -> usize {
+        match &self.budget {
+            Some(budget) => budget.take(n, prewarm),
+            None => n,
+        }
+    }
+
+    fn release_permits(&self, n: usize) {
+        if let Some(budget) = &self.budget {
+            budget.release(n);
+        }
+    }
+
+    /// The error of a caller that found no budget permit before its deadline.
+    pub(crate) fn budget_error(&self, waited: Duration) -> PoolError<M::Error> {
+        self.metrics.timed_out();
+        self.emit(Event::Timeout);
+        let max_live = self.budget.as_ref().map_or(0, |b| b.status().max_live);
+        PoolError::BudgetExhausted { pool: self.name.clone(), waited, max_live }
     }
 
     /// Turns a grant into a lease outside the lock: creates into a reserved slot, or checks a
@@ -248,7 +317,8 @@ impl<M: Manager> Shared<M> {
         guard.defuse();
         match made {
             Ok(value) => {
-                self.metrics.created(took);
+                let creations = self.metrics.created(took);
+                self.judge_prewarm(creations);
                 self.emit(Event::Created { took });
                 Ok((Entry::fresh(value), took))
             }
@@ -336,15 +406,23 @@ impl<M: Manager> Shared<M> {
         }
     }
 
-    /// Frees `n` slots whose instances are gone, handing each to the first waiter.
+    /// Frees `n` slots whose instances are gone, handing each to the first waiter (with its
+    /// budget permit); permits no waiter takes go back to the budget.
     fn free_slots(&self, st: &mut State<M::Instance>, n: usize) {
         st.live -= n;
-        while st.live < self.cfg.max_instances && !st.closed {
-            let Some(waiter) = st.waiters.pop_front() else { break };
+        let mut permits = n;
+        while st.live < self.cfg.max_instances && !st.closed && !st.waiters.is_empty() {
+            if permits > 0 {
+                permits -= 1;
+            } else if self.take_permits(1, false) == 0 {
+                break;
+            }
+            let waiter = st.waiters.pop_front().expect("checked non-empty");
             st.live += 1;
             st.leased += 1;
             waiter.grant(Grant::Slot);
         }
+        self.release_permits(permits);
         if st.closed && st.live == 0 {
             self.drained.notify_all();
         }
@@ -366,10 +444,38 @@ impl<M: Manager> Shared<M> {
     // ----- pre-warm and idle reaping ----------------------------------------------------
 
     fn needs_refill(&self, st: &State<M::Instance>) -> bool {
+        let target = self.target_ready();
         !st.closed
-            && st.ready.len() + st.creating <= self.cfg.low_water
-            && st.ready.len() + st.creating < self.cfg.min_ready
+            && st.ready.len() + st.creating <= target / 2
+            && st.ready.len() + st.creating < target
             && st.live < self.cfg.max_instances
+    }
+
+    /// Instances maintenance keeps ready now: `min_ready`, or with a pre-warm threshold, 0
+    /// until measured creation cost says pre-warm pays.
+    pub(crate) fn target_ready(&self) -> usize {
+        match self.cfg.prewarm_threshold {
+            Some(_) if !self.prewarm_on.load(Ordering::Relaxed) => 0,
+            _ => self.cfg.min_ready,
+        }
+    }
+
+    /// With a pre-warm threshold: after the first [`PREWARM_SAMPLES`] creations, and every
+    /// [`PREWARM_REVIEW`] after, turns pre-warm on or off from the median creation time.
+    fn judge_prewarm(&self, creations: u64) {
+        let Some(threshold) = self.cfg.prewarm_threshold else { return };
+        if creations < PREWARM_SAMPLES || (creations != PREWARM_SAMPLES && creations % PREWARM_REVIEW != 0) {
+            return;
+        }
+        let median = self.metrics.create_time.snapshot().quantile(0.5);
+        let on = median.is_none_or(|m| m >= threshold);
+        if self.prewarm_on.swap(on, Ordering::Relaxed) != on {
+            tracing::debug!(pool = %self.name, ?median, on, "pre-warm decided from creation cost");
+            if on {
+                let st = self.lock();
+                self.refill_if_low(&st);
+            }
+        }
     }
 
     /// Asks the maintenance worker (if any) to refill, at most once until it has started.
@@ -399,8 +505,11 @@ impl<M: Manager> Shared<M> {
                 let want = if st.closed {
                     0
                 } else {
-                    let short = self.cfg.min_ready.saturating_sub(st.ready.len() + st.creating);
-                    short.min(self.cfg.max_instances - st.live).min(REFILL_CHUNK)
+                    let short = self.target_ready().saturating_sub(st.ready.len() + st.creating);
+                    let want = short.min(self.cfg.max_instances - st.live).min(REFILL_CHUNK);
+                    // Pre-warm never gives up others' idle instances and stops at the budget's
+                    // pre-warm limit.
+                    self.take_permits(want, true)
                 };
                 if want == 0 {
                     self.refill_requested.store(false, Ordering::Release);
@@ -531,6 +640,7 @@ impl<M: Manager> Shared<M> {
             waiting: st.waiters.len(),
             live: st.live,
             max_instances: self.cfg.max_instances,
+            prewarm: self.target_ready(),
             closed: st.closed,
         }
     }
@@ -561,6 +671,20 @@ impl<M: Manager> Drop for SlotGuard<'_, M> {
             st.release_holder(self.holder);
             self.shared.free_slots(&mut st, 1);
         }
+    }
+}
+
+impl<M: Manager> Idle for Shared<M> {
+    fn idle(&self) -> usize {
+        self.lock().ready.len()
+    }
+
+    fn give_up_idle(&self) -> bool {
+        let Some(entry) = self.lock().ready.pop_front() else { return false };
+        self.discard(entry.value, RetireReason::Evicted);
+        let mut st = self.lock();
+        self.free_slots(&mut st, 1);
+        true
     }
 }
 

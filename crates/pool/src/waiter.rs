@@ -160,7 +160,17 @@ impl<M: Manager> Future for Acquire<M> {
         match &this.state {
             AcquireState::Start => {
                 let mut st = this.shared.lock();
-                match this.shared.take(&mut st) {
+                let mut taken = this.shared.take(&mut st);
+                if let (Take::NoBudget, Some(budget)) = (&taken, &this.shared.budget) {
+                    drop(st);
+                    if !budget.poll_obtain(cx.waker()) {
+                        // Woken when the budget gets a permit back; this state polls again.
+                        return Poll::Pending;
+                    }
+                    st = this.shared.lock();
+                    taken = this.shared.take_with_permit(&mut st);
+                }
+                match taken {
                     Take::Granted(grant) => {
                         drop(st);
                         this.state = AcquireState::Done;
@@ -170,7 +180,7 @@ impl<M: Manager> Future for Acquire<M> {
                         this.state = AcquireState::Done;
                         Poll::Ready(Err(this.shared.closed_error()))
                     }
-                    Take::Full => {
+                    Take::Full | Take::NoBudget => {
                         let waiter = Waiter::new(Some(cx.waker().clone()));
                         st.waiters.push_back(waiter.clone());
                         this.state = AcquireState::Waiting { waiter, started: Instant::now() };

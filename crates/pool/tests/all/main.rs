@@ -8,6 +8,8 @@ mod common;
 #[cfg(not(plugrt_loom))]
 mod async_acquire;
 #[cfg(not(plugrt_loom))]
+mod budget;
+#[cfg(not(plugrt_loom))]
 mod cap;
 #[cfg(not(plugrt_loom))]
 mod close;
