@@ -7,7 +7,11 @@
 //! - [`envelope`]: the Extism flavour's call input (function name, then the IPC stream);
 //! - [`Error`]: what loading or calling can fail with, the same in every loader;
 //! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`;
-//! - [`Versions`]: hot reload's atomic swap, and [`read_plugin_file`].
+//! - [`Versions`]: hot reload's atomic swap, and [`read_plugin_file`];
+//! - [`Limits`], [`LoadOptions`], [`PreWarm`], [`Allocator`]: what every loader is configured
+//!   with;
+//! - [`Plugin`]: the plugin handle every loader returns, around a [`Loader`] that supplies
+//!   only what differs between engines.
 //!
 //! # What it does not do
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
@@ -18,7 +22,9 @@ mod envelope;
 mod error;
 mod guest_error;
 mod input;
+mod limits;
 mod log;
+mod plugin;
 mod versions;
 
 pub use describe::{CONTRACT, Description, Signature, Volatility, parse as parse_description};
@@ -26,5 +32,8 @@ pub use envelope::{envelope, start_envelope};
 pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
+pub use limits::{AUTO_READY, Allocator, Limits, LoadOptions, PREWARM_THRESHOLD, PreWarm};
+pub use plugin::{Loaded, Loader, Plugin};
+pub use plugrt_pool::Reuse;
 pub use log::{GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
 pub use versions::{Version, Versions, read_plugin_file};

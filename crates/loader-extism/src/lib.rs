@@ -5,7 +5,9 @@
 //! Extism plugin (a core module on the Extism kernel, the Extism flavour of the contract in
 //! docs/src/guest-contract.md) into its own engine and returns a [`Plugin`]. Each
 //! [`Plugin::call`] runs in a fresh `extism::Plugin` taken from the plugin's pool, which keeps
-//! a few ready ahead of calls. The API and the error model mirror `plugrt-wasmtime`.
+//! a few ready ahead of calls when creating one is costly (it is, here: see
+//! [`PreWarm`]). The plugin handle, options, limits and errors are `plugrt-contract`'s, the
+//! same as `plugrt-wasmtime`'s.
 //!
 //! # What it does not do
 //! No WASI, no HTTP, no host filesystem: a plugin importing anything beyond the Extism kernel
@@ -14,13 +16,14 @@
 
 mod exports;
 mod host;
-mod limits;
 mod plugin;
 mod reaper;
 mod runtime;
 
-pub use limits::Limits;
-pub use plugin::{DEFAULT_MIN_READY, LoadOptions, Plugin};
-pub use plugrt_contract::{CONTRACT, Description, Error, GuestErrorKind, Signature, Volatility};
-pub use plugrt_pool::Reuse;
-pub use runtime::{Allocator, Runtime, RuntimeConfig};
+pub use plugin::{ModuleVersion, Plugin};
+pub use plugrt_contract::{
+    Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature,
+    Volatility,
+};
+pub use plugrt_pool::Budget;
+pub use runtime::{Runtime, RuntimeConfig};

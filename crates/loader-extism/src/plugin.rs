@@ -9,65 +9,31 @@ use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
 use plugrt_contract::{
-    Description, GuestError, GuestLog, Version, Versions, check_input, parse_description, start_envelope,
+    Description, GuestError, GuestLog, Loaded, Loader, Version, check_input, parse_description, start_envelope,
 };
-use plugrt_pool::{Lease, Manager, MetricsSnapshot, Pool, PoolError, Reuse};
+use plugrt_pool::{CloseReport, Lease, Manager, MetricsSnapshot, Pool, PoolError};
 use wasmtime::{Trap, WasmBacktrace};
 
 use crate::exports::Shape;
 use crate::host::{self, CallContext};
-use crate::runtime::{self, Allocator, RuntimeConfig};
-use crate::{Error, Limits};
+use crate::runtime::{self, RuntimeConfig};
+use crate::{Allocator, Error, Limits, LoadOptions};
 
-/// Fresh instances a plugin keeps ready by default (clamped to its instance cap): creating
-/// one costs tens of microseconds, a call on a ready one a few.
-pub const DEFAULT_MIN_READY: usize = 4;
-
-/// How to load one plugin. Defaults: the runtime's limits, [`DEFAULT_MIN_READY`] instances
-/// kept ready, `Reuse::Never`.
-#[derive(Debug, Clone)]
-pub struct LoadOptions {
-    /// What errors call the plugin until its `describe` has named it. Default: `<bytes>`.
-    pub label: Option<String>,
-    /// Limits for this plugin, clamped to the runtime's ceilings. `None`: the ceilings.
-    pub limits: Option<Limits>,
-    /// Fresh instances kept ready ahead of calls by the pool's maintenance thread (at most
-    /// the instance cap). 0 turns pre-warm off: every call then creates its instance.
-    pub min_ready: usize,
-    /// Whether instances may serve more than one call. Keep `Reuse::Never` unless the plugin
-    /// is trusted: reuse lets one call see what the previous one left in memory (which is
-    /// what extism's own `Pool` does).
-    pub reuse: Reuse,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions { label: None, limits: None, min_ready: DEFAULT_MIN_READY, reuse: Reuse::Never }
-    }
-}
-
-/// A loaded Extism plugin. Cheap to clone; calls may run from many threads at once.
+/// A loaded Extism plugin (see `plugrt_contract::Plugin`, which this loader's
+/// [`crate::Plugin`] is). Cheap to clone; calls may run from many threads at once.
 ///
-/// Loading checks the module's `describe` and `call` exports (`() -> i32`), compiles it once
+/// Loading checks the module's `describe` and `call` exports (`() -> i32`) and its initial
+/// memory (at most the memory limit), moves its start function and `_initialize` /
+/// `__wasm_call_ctors` under the call's time limit (see the `exports` module), compiles it once
 /// into an engine of its own with no WASI, no HTTP and no host paths, links only the Extism
 /// kernel and `plugrt_log` (a module importing anything else is refused), runs `describe` in
 /// an instance of its own and validates the document. Each call then runs in an instance from
 /// the plugin's pool: a brand-new `extism::Plugin` unless the plugin was loaded with bounded
 /// reuse. An instance whose call failed in any way is never used again.
-///
-/// [`reload`](Plugin::reload) swaps in a new version atomically, as in `plugrt-wasmtime`.
-#[derive(Clone)]
-pub struct Plugin {
-    shared: Arc<Shared>,
-}
+pub type Plugin = plugrt_contract::Plugin<crate::Runtime>;
 
-struct Shared {
-    versions: Versions<PluginInner>,
-    config: Arc<RuntimeConfig>,
-    options: LoadOptions,
-}
-
-struct PluginInner {
+/// One loaded version of an Extism plugin: its description, limits and pool of instances.
+pub struct ModuleVersion {
     name: Arc<str>,
     description: Arc<Description>,
     pool: Pool<Instances>,
@@ -81,6 +47,8 @@ struct PluginInner {
 struct Instances {
     compiled: CompiledPlugin,
     interrupts: Arc<AtomicU64>,
+    /// The module's initialisers, as exports to call (timed) in this order.
+    init: Vec<&'static str>,
 }
 
 /// An instance, and how many engine interrupts its plugin had seen when it was created.
@@ -111,8 +79,9 @@ impl Drop for Instance {
 }
 
 /// An export name no toolchain produces. extism instantiates a plugin's module lazily, in its
-/// first call; calling this name makes it instantiate (and run the module's initialisers)
-/// without running any guest function, so a pre-warmed instance is ready to call.
+/// first call; calling this name makes it instantiate without running any guest function, so
+/// a pre-warmed instance is ready to call. (A module with initialisers is instantiated by
+/// calling them instead: see the `exports` module.)
 const INSTANTIATE: &str = "\u{0}plugrt-instantiate";
 
 impl Manager for Instances {
@@ -139,8 +108,16 @@ impl Manager for Instances {
 }
 
 impl Instances {
+    /// A new `extism::Plugin`, instantiated: its initialisers run as calls, under extism's
+    /// timer (the call's time limit), never as part of the untimed instantiation.
     fn instantiate(&self) -> Result<extism::Plugin, extism::Error> {
         let mut plugin = extism::Plugin::new_from_compiled(&self.compiled)?;
+        for init in &self.init {
+            plugin.call::<&[u8], &[u8]>(*init, &[])?;
+        }
+        if !self.init.is_empty() {
+            return Ok(plugin);
+        }
         match plugin.call::<&[u8], &[u8]>(INSTANTIATE, &[]) {
             Err(e) if e.to_string().starts_with("Function not found") => Ok(plugin),
             Err(e) => Err(e), // instantiation itself failed
@@ -168,60 +145,37 @@ thread_local! {
     static ENVELOPE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Plugin {
-    pub(crate) fn load(config: Arc<RuntimeConfig>, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
-        let inner = PluginInner::load(&config, bytes, &options)?;
-        Ok(Plugin { shared: Arc::new(Shared { versions: Versions::new(inner), config, options }) })
+impl Loader for crate::Runtime {
+    type Loaded = ModuleVersion;
+
+    fn load_version(&self, bytes: &[u8], options: &LoadOptions) -> Result<ModuleVersion, Error> {
+        ModuleVersion::load(&self.config, bytes, options)
+    }
+}
+
+impl Loaded for ModuleVersion {
+    fn description(&self) -> &Arc<Description> {
+        &self.description
     }
 
-    fn current(&self) -> Arc<PluginInner> {
-        self.shared.versions.current()
+    fn limits(&self) -> Limits {
+        self.limits
     }
 
-    /// Replaces this plugin (and every clone of it) with a new version of the same name.
-    ///
-    /// The new version is loaded and checked completely before the swap; if that fails, the
-    /// current version stays. Calls started before the swap finish on the old version; later
-    /// calls use the new one. The old version's instances drop when its last call ends.
-    pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
-        let next = PluginInner::load(&self.shared.config, bytes, &self.shared.options)?;
-        self.shared.versions.replace(next)
+    fn metrics(&self) -> MetricsSnapshot {
+        self.pool.metrics()
     }
 
-    /// The plugin's name (from its `describe` document).
-    pub fn name(&self) -> Arc<str> {
-        self.current().name.clone()
+    fn close(&self, drain: Duration) -> CloseReport {
+        self.pool.close(drain)
     }
 
-    /// The validated `describe` document of the current version.
-    pub fn description(&self) -> Arc<Description> {
-        self.current().description.clone()
+    fn allocator(&self) -> Allocator {
+        self.allocator
     }
 
-    /// The limits this plugin runs under (its request clamped to the runtime's ceilings).
-    pub fn limits(&self) -> Limits {
-        self.current().limits
-    }
-
-    /// The allocator of the current version's engine, and what it reserved.
-    pub fn allocator(&self) -> Allocator {
-        self.current().allocator
-    }
-
-    /// The current version's instance pool: counters, gauges and histograms.
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.current().pool.metrics()
-    }
-
-    /// Stops new calls and waits up to `drain` for calls in flight; see `plugrt_pool::Pool::close`.
-    pub fn close(&self, drain: Duration) -> plugrt_pool::CloseReport {
-        self.current().pool.close(drain)
-    }
-
-    /// Calls `function` on `batch` (its columns are the arguments) and returns the result
-    /// column, checked against the declared type and the batch's row count.
-    pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        self.current().call(function, batch)
+    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+        ModuleVersion::call(self, function, batch)
     }
 }
 
@@ -255,40 +209,69 @@ fn compile(bytes: &[u8], limits: &Limits, shape: Shape, pooling: bool) -> Result
     }
 }
 
-impl PluginInner {
-    fn load(config: &RuntimeConfig, bytes: &[u8], options: &LoadOptions) -> Result<PluginInner, Error> {
-        let label = options.label.clone().unwrap_or_else(|| "<bytes>".to_owned());
+impl ModuleVersion {
+    fn load(config: &RuntimeConfig, bytes: &[u8], options: &LoadOptions) -> Result<ModuleVersion, Error> {
+        let label = options.label().to_owned();
         let fail = |message: String| Error::Load { plugin: label.clone(), message };
-        let shape = crate::exports::check(bytes).map_err(&fail)?;
         let limits = options.limits.unwrap_or(config.limits).within(&config.limits);
+        let checked = crate::exports::check(bytes).map_err(&fail)?;
+        let shape = checked.shape;
+        if shape.initial_memory > limits.memory_bytes as u64 {
+            return Err(fail(format!(
+                "declares {} bytes of initial memory, above the memory limit of {}",
+                shape.initial_memory, limits.memory_bytes
+            )));
+        }
+        let module = checked.rewritten.as_deref().unwrap_or(bytes);
         let (compiled, allocator) =
-            compile(bytes, &limits, shape, config.pooling).map_err(|e| fail(format!("cannot compile: {e}")))?;
+            compile(module, &limits, shape, config.pooling).map_err(|e| fail(format!("cannot compile: {e}")))?;
+        let interrupts = Arc::new(AtomicU64::new(0));
+        let instances = Instances { compiled, interrupts: interrupts.clone(), init: checked.init };
 
-        // `describe`, in an instance of its own that serves nothing else.
-        let mut instance = extism::Plugin::new_from_compiled(&compiled)
-            .map_err(|e| fail(format!("imports the host does not grant, or cannot instantiate: {e:#}")))?;
+        // `describe`, in an instance of its own that serves nothing else (holding a permit of
+        // the budget, if the runtime shares one), created like any other: initialisers timed.
+        let permit = match &config.budget {
+            Some(budget) => {
+                Some(budget.acquire(limits.timeout).map_err(|e| fail(format!("no instance for `describe`: {e}")))?)
+            }
+            None => None,
+        };
+        let mut instance = instances.create().map_err(|e| {
+            fail(match classify_limits(&e, &limits) {
+                Some(limit) => format!("creating an instance failed: {limit}"),
+                None => format!("imports the host does not grant, or cannot instantiate: {e:#}"),
+            })
+        })?;
         let context = CallContext { log: GuestLog::new(Arc::from(label.as_str())) };
         let document = instance
+            .plugin()
             .call_with_host_context::<&[u8], &[u8], _>("describe", &[], context)
-            .map_err(|e| fail(format!("`describe` failed: {e:#}")))
+            .map_err(|e| {
+                fail(match classify_limits(&e, &limits) {
+                    Some(limit) => format!("`describe` failed: {limit}"),
+                    None => format!("`describe` failed: {e:#}"),
+                })
+            })
             .and_then(|out| {
                 String::from_utf8(out.to_vec()).map_err(|_| fail("`describe` output is not UTF-8".into()))
             })?;
         drop(instance);
+        drop(permit);
         let description = parse_description(&document, &config.granted_capabilities).map_err(fail)?;
 
         let name: Arc<str> = Arc::from(description.name.as_str());
-        let interrupts = Arc::new(AtomicU64::new(0));
-        let pool = Pool::builder(Instances { compiled, interrupts: interrupts.clone() })
+        let mut pool = Pool::builder(instances)
             .name(name.clone())
             .max_instances(limits.instances)
-            .min_ready(options.min_ready.min(limits.instances))
             .reuse(options.reuse)
-            .acquire_timeout(Some(limits.timeout))
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
+            .acquire_timeout(Some(limits.timeout));
+        pool = options.pre_warm.configure(pool, limits.instances);
+        if let Some(budget) = &config.budget {
+            pool = pool.budget(budget.clone());
+        }
+        let pool = pool.build().map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
-        Ok(PluginInner { name, description: Arc::new(description), pool, limits, ipc_limits, allocator, interrupts })
+        Ok(ModuleVersion { name, description: Arc::new(description), pool, limits, ipc_limits, allocator, interrupts })
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
@@ -424,6 +407,20 @@ impl PluginInner {
     }
 }
 
+/// A load-time failure that is one of the host's limits, described (the load error then says
+/// so instead of showing extism's bare text).
+fn classify_limits(e: &extism::Error, limits: &Limits) -> Option<String> {
+    if is_interrupt(e) {
+        Some(format!("timed out after {:?}", limits.timeout))
+    } else if e.to_string() == "plugin ran out of fuel" || e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+        Some(format!("out of fuel ({} units)", limits.fuel.unwrap_or(0)))
+    } else if e.root_cause().to_string() == "oom" {
+        Some(format!("memory limit of {} bytes reached", limits.memory_bytes))
+    } else {
+        None
+    }
+}
+
 /// Whether extism stopped the call by advancing the engine's epoch: its "timeout" (a trap
 /// during the call) or a bare interrupt trap (during instantiation). A guest setting the text
 /// "timeout" as its error only earns a rerun, then a timeout once its deadline has passed.
@@ -448,16 +445,9 @@ fn describe_trap(trap: &Trap, e: &extism::Error) -> String {
     text
 }
 
-impl Version for PluginInner {
+impl Version for ModuleVersion {
     fn name(&self) -> &str {
         &self.name
-    }
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let current = self.current();
-        f.debug_struct("Plugin").field("name", &current.name).field("limits", &current.limits).finish_non_exhaustive()
     }
 }
 
@@ -474,10 +464,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/out/extism/probe.wasm");
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask fixtures`"));
         let limits = Limits { instances: 2, memory_bytes: 1 << 20, ..Limits::default() };
-        let shape = crate::exports::check(&bytes).unwrap();
+        let shape = crate::exports::check(&bytes).unwrap().shape;
         let (compiled, allocator) = compile(&bytes, &limits, shape, true).unwrap();
         assert!(matches!(allocator, Allocator::Pooling { .. }));
-        let instances = Instances { compiled, interrupts: Arc::new(AtomicU64::new(0)) };
+        let instances = Instances { compiled, interrupts: Arc::new(AtomicU64::new(0)), init: Vec::new() };
         let per_instance = crate::runtime::EXTISM_MEMORIES + shape.memories;
         let alive = limits.instances + 2 + crate::reaper::BACKLOG;
         let room = alive + crate::runtime::DECOMMIT_BATCH.div_ceil(per_instance) as usize;

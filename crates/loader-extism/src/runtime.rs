@@ -6,7 +6,7 @@ use std::sync::Arc;
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::exports::Shape;
-use crate::{Error, Limits, LoadOptions, Plugin};
+use crate::{Allocator, Budget, Error, Limits, LoadOptions, Plugin};
 
 /// How a [`Runtime`] loads plugins. Defaults: [`Limits::default`], pooling on, no capabilities.
 #[derive(Debug, Clone)]
@@ -25,24 +25,16 @@ pub struct RuntimeConfig {
     pub pooling: bool,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
     pub granted_capabilities: Vec<String>,
+    /// A budget of live instances shared with other pools (other plugins, other loaders):
+    /// every plugin's pool takes a permit per instance, and `describe` one while it runs.
+    /// `None` (default): each plugin is bounded by its own cap only.
+    pub budget: Option<Budget>,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { limits: Limits::default(), pooling: true, granted_capabilities: Vec::new() }
+        RuntimeConfig { limits: Limits::default(), pooling: true, granted_capabilities: Vec::new(), budget: None }
     }
-}
-
-/// Which instance allocator a plugin's engine uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Allocator {
-    /// The pooling allocator, sized to the plugin's pool.
-    Pooling {
-        /// Virtual address space reserved for linear memories, in bytes.
-        reserved_bytes: u64,
-    },
-    /// wasmtime's on-demand allocator (configured, or the pooling reservation failed).
-    OnDemand,
 }
 
 /// Loads Extism plugins under the host's ceilings. Cheap to clone.
@@ -84,7 +76,7 @@ impl Runtime {
     /// Loads an Extism plugin from its bytes (a core wasm module); see [`Plugin`] for what
     /// loading checks.
     pub fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
-        Plugin::load(self.config.clone(), bytes, options)
+        Plugin::load(self.clone(), bytes, options)
     }
 
     /// Loads a plugin file; errors before `describe` names the plugin carry the path.

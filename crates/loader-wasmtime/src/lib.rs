@@ -1,4 +1,4 @@
-//! plugrt's Component Model loader on wasmtime: every call in a fresh sandbox, at the speed
+//! plugrt's ComponentVersion Model loader on wasmtime: every call in a fresh sandbox, at the speed
 //! of a warm pool.
 //!
 //! A [`Runtime`] owns one wasmtime `Engine` (pooling allocator sized from its own limits,
@@ -14,12 +14,13 @@
 
 mod cache;
 mod host;
-mod limits;
 mod plugin;
 mod runtime;
 
-pub use limits::Limits;
-pub use plugin::{LoadOptions, Plugin};
-pub use plugrt_contract::{CONTRACT, Description, Error, GuestErrorKind, Signature, Volatility};
-pub use plugrt_pool::Reuse;
-pub use runtime::{Allocator, Runtime, RuntimeConfig};
+pub use plugin::{ComponentVersion, Plugin};
+pub use plugrt_contract::{
+    Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature,
+    Volatility,
+};
+pub use plugrt_pool::Budget;
+pub use runtime::{Runtime, RuntimeConfig};

@@ -7,52 +7,28 @@ use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_into};
-use plugrt_pool::{Lease, Manager, MetricsSnapshot, Pool, PoolError, Reuse};
+use plugrt_pool::{CloseReport, Lease, Manager, MetricsSnapshot, Pool, PoolError};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use crate::host::{self, CallError, HostState};
 use crate::runtime::RuntimeInner;
-use crate::{Error, Limits};
-use plugrt_contract::{Description, Version, Versions, check_input, parse_description};
+use crate::{Allocator, Error, Limits, LoadOptions};
+use plugrt_contract::{Description, Loaded, Loader, Version, check_input, parse_description};
 
-/// How to load one plugin. Defaults: the runtime's limits, no pre-warm, `Reuse::Never`.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    /// What errors call the plugin until its `describe` has named it (a path, a catalog
-    /// entry). Default: `<bytes>`.
-    pub label: Option<String>,
-    /// Limits for this plugin, clamped to the runtime's ceilings. `None`: the ceilings.
-    pub limits: Option<Limits>,
-    /// Fresh instances kept ready ahead of calls (see `plugrt_pool`).
-    pub min_ready: usize,
-    /// Whether instances may serve more than one call. Keep `Reuse::Never` unless the plugin
-    /// is trusted: reuse lets one call see what the previous one left in memory.
-    pub reuse: Reuse,
-}
-
-/// A loaded plugin. Cheap to clone; calls may run from many threads at once.
+/// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
+/// is). Cheap to clone; calls may run from many threads at once.
 ///
 /// Loading compiles the component once, links only the contract's `log` import (a component
 /// importing anything else is refused, naming the import), checks the `describe` and `call`
-/// exports' types, runs `describe` in an instance of its own and validates the document. Each
+/// exports' types, runs `describe` in an instance of its own (under the call's time limit, and
+/// holding a permit of the runtime's budget if it has one) and validates the document. Each
 /// call then runs in an instance from the plugin's pool: a brand-new one unless the plugin
 /// was loaded with bounded reuse. An instance that trapped is never used again.
-///
-/// [`reload`](Plugin::reload) swaps in a new version atomically: calls already running finish
-/// on the old one, whose instances are dropped when its last call ends.
-#[derive(Clone)]
-pub struct Plugin {
-    shared: Arc<Shared>,
-}
+pub type Plugin = plugrt_contract::Plugin<crate::Runtime>;
 
-struct Shared {
-    versions: Versions<PluginInner>,
-    runtime: Arc<RuntimeInner>,
-    options: LoadOptions,
-}
-
-struct PluginInner {
+/// One loaded version of a component: its description, limits and pool of instances.
+pub struct ComponentVersion {
     name: Arc<str>,
     description: Arc<Description>,
     pool: Pool<Instances>,
@@ -60,6 +36,7 @@ struct PluginInner {
     ipc_limits: IpcLimits,
     call_index: ComponentExportIndex,
     ticks: u64,
+    allocator: Allocator,
 }
 
 /// The pool's manager: instantiates the cached `InstancePre` in a new store.
@@ -124,61 +101,43 @@ thread_local! {
     static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Plugin {
-    pub(crate) fn load(runtime: Arc<RuntimeInner>, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
-        let inner = PluginInner::load(&runtime, bytes, &options)?;
-        Ok(Plugin { shared: Arc::new(Shared { versions: Versions::new(inner), runtime, options }) })
-    }
+impl Loader for crate::Runtime {
+    type Loaded = ComponentVersion;
 
-    fn current(&self) -> Arc<PluginInner> {
-        self.shared.versions.current()
-    }
-
-    /// Replaces this plugin (and every clone of it) with a new version of the same name.
-    ///
-    /// The new version is loaded and checked completely before the swap; if that fails, the
-    /// current version stays. Calls started before the swap finish on the old version; later
-    /// calls use the new one. The old version's instances drop when its last call ends.
-    pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
-        let next = PluginInner::load(&self.shared.runtime, bytes, &self.shared.options)?;
-        self.shared.versions.replace(next)
-    }
-
-    /// The plugin's name (from its `describe` document).
-    pub fn name(&self) -> Arc<str> {
-        self.current().name.clone()
-    }
-
-    /// The validated `describe` document of the current version.
-    pub fn description(&self) -> Arc<Description> {
-        self.current().description.clone()
-    }
-
-    /// The limits this plugin runs under (its request clamped to the runtime's ceilings).
-    pub fn limits(&self) -> Limits {
-        self.current().limits
-    }
-
-    /// The current version's instance pool: counters, gauges and histograms.
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.current().pool.metrics()
-    }
-
-    /// Stops new calls and waits up to `drain` for calls in flight; see `plugrt_pool::Pool::close`.
-    pub fn close(&self, drain: Duration) -> plugrt_pool::CloseReport {
-        self.current().pool.close(drain)
-    }
-
-    /// Calls `function` on `batch` (its columns are the arguments) and returns the result
-    /// column, checked against the declared type and the batch's row count.
-    pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        self.current().call(function, batch)
+    fn load_version(&self, bytes: &[u8], options: &LoadOptions) -> Result<ComponentVersion, Error> {
+        ComponentVersion::load(&self.inner, bytes, options)
     }
 }
 
-impl PluginInner {
-    fn load(runtime: &Arc<RuntimeInner>, bytes: &[u8], options: &LoadOptions) -> Result<PluginInner, Error> {
-        let label = options.label.clone().unwrap_or_else(|| "<bytes>".to_owned());
+impl Loaded for ComponentVersion {
+    fn description(&self) -> &Arc<Description> {
+        &self.description
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn metrics(&self) -> MetricsSnapshot {
+        self.pool.metrics()
+    }
+
+    fn close(&self, drain: Duration) -> CloseReport {
+        self.pool.close(drain)
+    }
+
+    fn allocator(&self) -> Allocator {
+        self.allocator
+    }
+
+    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+        ComponentVersion::call(self, function, batch)
+    }
+}
+
+impl ComponentVersion {
+    fn load(runtime: &Arc<RuntimeInner>, bytes: &[u8], options: &LoadOptions) -> Result<ComponentVersion, Error> {
+        let label = options.label().to_owned();
         let fail = |message: String| Error::Load { plugin: label.clone(), message };
         let engine = &runtime.engine;
         let cached = runtime.cache.as_ref().and_then(|cache| cache.get(engine, bytes));
@@ -203,7 +162,12 @@ impl PluginInner {
         let limits = options.limits.unwrap_or(runtime.config.limits).within(&runtime.config.limits);
         let ticks = ticks(limits.timeout, runtime.config.epoch_tick);
 
-        // `describe`, in an instance of its own that serves nothing else.
+        // `describe`, in an instance of its own that serves nothing else (an engine slot: a
+        // permit of the budget, if the runtime shares one).
+        let _permit = match &runtime.config.budget {
+            Some(budget) => Some(budget.acquire(limits.timeout).map_err(|e| fail(format!("no instance for `describe`: {e}")))?),
+            None => None,
+        };
         let mut store = new_store(runtime, Arc::from(label.as_str()), &limits, ticks)
             .map_err(|e| fail(format!("cannot create a store: {e:#}")))?;
         let instance = pre.instantiate(&mut store).map_err(|e| fail(format!("cannot instantiate: {e:#}")))?;
@@ -219,16 +183,19 @@ impl PluginInner {
 
         let name: Arc<str> = Arc::from(description.name.as_str());
         let manager = Instances { runtime: runtime.clone(), pre, name: name.clone(), limits, ticks };
-        let pool = Pool::builder(manager)
+        let mut pool = Pool::builder(manager)
             .name(name.clone())
             .max_instances(limits.instances)
-            .min_ready(options.min_ready)
             .reuse(options.reuse)
-            .acquire_timeout(Some(limits.timeout))
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
+            .acquire_timeout(Some(limits.timeout));
+        pool = options.pre_warm.configure(pool, limits.instances);
+        if let Some(budget) = &runtime.config.budget {
+            pool = pool.budget(budget.clone());
+        }
+        let pool = pool.build().map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
-        Ok(PluginInner { name, description: Arc::new(description), pool, limits, ipc_limits, call_index, ticks })
+        let allocator = runtime.allocator;
+        Ok(ComponentVersion { name, description: Arc::new(description), pool, limits, ipc_limits, call_index, ticks, allocator })
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
@@ -257,7 +224,7 @@ impl PluginInner {
     }
 }
 
-impl PluginInner {
+impl ComponentVersion {
     /// Runs the guest's `call` in the leased instance and returns its output bytes.
     fn invoke(&self, lease: &mut Lease<Instances>, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let live = &mut **lease;
@@ -352,15 +319,8 @@ fn describe_trap(e: &wasmtime::Error) -> String {
     text
 }
 
-impl Version for PluginInner {
+impl Version for ComponentVersion {
     fn name(&self) -> &str {
         &self.name
-    }
-}
-
-impl std::fmt::Debug for Plugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let current = self.current();
-        f.debug_struct("Plugin").field("name", &current.name).field("limits", &current.limits).finish_non_exhaustive()
     }
 }

@@ -9,8 +9,7 @@ use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::Cache;
-use crate::plugin::{LoadOptions, Plugin};
-use crate::{Error, Limits};
+use crate::{Allocator, Budget, Error, Limits, LoadOptions, Plugin};
 
 /// Host-wide settings. Defaults: [`Limits::default`] as ceilings, 256 instances in total, a
 /// 1 ms epoch tick, 256 KiB of each linear memory kept resident between instances, released
@@ -36,6 +35,11 @@ pub struct RuntimeConfig {
     /// Folder of the on-disk cache of compiled components; `None` (default): compile on every
     /// load. Only files this cache wrote (authenticated with its own key) are ever loaded.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// A budget of live instances shared with other pools (other plugins, other loaders):
+    /// every plugin's pool takes a permit per instance, and `describe` one while it runs.
+    /// `None` (default): each plugin is bounded by its own cap only. Keep its cap at or below
+    /// `total_instances`, or the engine refuses instances the budget allows.
+    pub budget: Option<Budget>,
 }
 
 impl Default for RuntimeConfig {
@@ -48,20 +52,9 @@ impl Default for RuntimeConfig {
             decommit_batch: 32,
             granted_capabilities: Vec::new(),
             cache_dir: None,
+            budget: None,
         }
     }
-}
-
-/// Which instance allocator the engine got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Allocator {
-    /// wasmtime's pooling allocator, sized from [`RuntimeConfig`].
-    Pooling {
-        /// Virtual address space reserved for linear memories, in bytes.
-        reserved_bytes: u64,
-    },
-    /// The on-demand allocator: the pooling reservation failed (see the warning logged).
-    OnDemand,
 }
 
 /// Loads plugins and owns what they share: the engine and its epoch ticker.
@@ -180,7 +173,7 @@ impl Runtime {
     /// Loads a component from its bytes (binary, or text if wasmtime can parse it); see
     /// [`Plugin`] for what loading checks.
     pub fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
-        Plugin::load(self.inner.clone(), bytes, options)
+        Plugin::load(self.clone(), bytes, options)
     }
 
     /// Loads a component file; errors before `describe` names the plugin carry the path.
