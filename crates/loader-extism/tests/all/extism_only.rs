@@ -27,12 +27,14 @@ fn pre_warm_turns_on_by_default_because_creation_is_costly() {
 
 #[test]
 fn each_plugin_reserves_a_pool_sized_to_its_cap() {
-    let probe = load("probe");
+    let limits = crate::common::runtime().config().limits;
+    let pooled = Runtime::new(RuntimeConfig { pooling: true, limits, ..RuntimeConfig::default() }).unwrap();
+    let probe = pooled.load(&fixture("probe"), LoadOptions::default()).unwrap();
     // (4 instances + 1 for describe + 5 waiting to be dropped + 2 for a decommit batch of 8
     // memories) x (extism's 3 memory slots + the probe's 1) x (64 MiB + the probe's 2 initial
     // pages + a page + a 64 KiB guard).
     assert_eq!(probe.allocator(), Allocator::Pooling { reserved_bytes: 12 * 4 * ((64 << 20) + (4 << 16)) });
-    let on_demand = Runtime::new(RuntimeConfig { pooling: false, ..RuntimeConfig::default() }).unwrap();
+    let on_demand = Runtime::new(RuntimeConfig::default()).unwrap();
     let plugin = on_demand.load(&fixture("probe"), LoadOptions::default()).unwrap();
     assert_eq!(plugin.allocator(), Allocator::OnDemand);
     assert_eq!(plugin.call("calls", &no_args(1)).unwrap().len(), 1);

@@ -35,3 +35,13 @@ fn not_a_plugin() {
     let err = runtime().load(b"garbage", LoadOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Load { .. }), "{err}");
 }
+
+#[test]
+fn a_start_function_that_never_returns_is_refused_in_time() {
+    let started = std::time::Instant::now();
+    let m = message("start_loop");
+    let took = started.elapsed();
+    assert!(m.contains("timed out") || m.contains("interrupt"), "{m}");
+    // The test runtime's timeout is 200 ms; the bound leaves room for compiling in a debug build.
+    assert!(took < std::time::Duration::from_secs(1), "refused after {took:?}: {m}");
+}
