@@ -170,7 +170,13 @@ impl ComponentVersion {
         };
         let mut store = new_store(runtime, Arc::from(label.as_str()), &limits, ticks)
             .map_err(|e| fail(format!("cannot create a store: {e:#}")))?;
-        let instance = pre.instantiate(&mut store).map_err(|e| fail(format!("cannot instantiate: {e:#}")))?;
+        let instance = pre.instantiate(&mut store).map_err(|e| {
+            fail(match e.downcast_ref::<Trap>() {
+                Some(Trap::Interrupt) => format!("creating an instance timed out after {:?}", limits.timeout),
+                Some(Trap::OutOfFuel) => format!("creating an instance ran out of fuel ({:?} units)", limits.fuel),
+                _ => format!("cannot instantiate: {e:#}"),
+            })
+        })?;
         let describe = instance
             .get_typed_func::<(), (String,)>(&mut store, &describe_index)
             .map_err(|e| fail(format!("export `describe` has the wrong type: {e:#}")))?;

@@ -674,6 +674,15 @@ impl<M: Manager> Drop for SlotGuard<'_, M> {
     }
 }
 
+/// A pool dropped without [`close`](crate::Pool::close) (no lease can be out: leases hold it)
+/// gives its ready instances' permits back to the budget.
+impl<M: Manager> Drop for Shared<M> {
+    fn drop(&mut self) {
+        let live = self.lock().live;
+        self.release_permits(live);
+    }
+}
+
 impl<M: Manager> Idle for Shared<M> {
     fn idle(&self) -> usize {
         self.lock().ready.len()

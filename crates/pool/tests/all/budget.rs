@@ -145,3 +145,14 @@ fn the_budget_holds_across_pools_under_concurrency() {
     }
     assert_eq!((budget.status().live, mgr.live()), (0, 0));
 }
+
+#[test]
+fn a_dropped_pool_returns_its_permits() {
+    let budget = Budget::with_prewarm_limit(4, 4);
+    let mgr = Counting::default();
+    let pool = mgr.builder(4).min_ready(3).budget(budget.clone()).build().unwrap();
+    pool.maintain();
+    assert_eq!(budget.status().live, 3);
+    drop(pool);
+    assert_eq!((budget.status().live, budget.status().pools, mgr.live()), (0, 0, 0));
+}

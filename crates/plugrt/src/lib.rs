@@ -1,0 +1,54 @@
+//! plugrt runs untrusted user-defined functions compiled to WebAssembly: every call in a
+//! fresh sandbox, at the speed of a warm pool, with Arrow batches in and out.
+//!
+//! This is the crate to depend on. Pick the loaders with Cargo features:
+//!
+//! | feature | default | plugins it loads |
+//! |---|---|---|
+//! | `wasmtime` | yes | WebAssembly components of the `plugrt:udf` world |
+//! | `extism` | no | Extism plugins (core modules on the Extism kernel) |
+//!
+//! A [`Runtime`] hosts any number of plugins of both flavours: it tells a plugin's flavour
+//! from its bytes, registers it by the name its `describe` gives, lists a [catalog] of every
+//! function, and owns one budget of live instances for all plugins. [`Plugin::call`] runs a
+//! function on a `RecordBatch` in a brand-new instance. Without a loader's feature, plugins
+//! of its flavour are refused with an error naming the feature.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), plugrt::Error> {
+//! let runtime = plugrt::Runtime::builder().build()?;
+//! let report = runtime.load_dir("plugins/")?;
+//! for (file, error) in &report.failed {
+//!     eprintln!("{}: {error}", file.display());
+//! }
+//! for entry in runtime.catalog() {
+//!     println!("{}.{}{:?} -> {}", entry.plugin, entry.function, entry.args, entry.returns);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The book's "Getting started" chapter walks through a complete example
+//! (`crates/plugrt/examples/getting_started.rs`).
+//!
+//! # What it does not do
+//! No WASI and no host capabilities yet: a plugin importing anything beyond the contract's
+//! `log` does not load. It does not watch folders for changes (call [`Runtime::reload`]), and
+//! it runs no SQL engine itself.
+//!
+//! [catalog]: Runtime::catalog
+#![forbid(unsafe_code)]
+
+mod flavour;
+mod loaders;
+mod plugin;
+mod runtime;
+
+pub use flavour::Flavour;
+pub use plugin::Plugin;
+pub use plugrt_contract::{
+    AUTO_READY, Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PREWARM_THRESHOLD,
+    PreWarm, Reuse, Signature, Volatility,
+};
+pub use plugrt_pool::{BudgetStatus, CloseReport, MetricsSnapshot};
+pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, Runtime, RuntimeBuilder};
+pub(crate) use runtime::Settings;

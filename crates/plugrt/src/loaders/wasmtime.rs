@@ -1,0 +1,26 @@
+//! Components, through `plugrt-wasmtime` (feature `wasmtime`).
+
+use plugrt_contract::{Error, LoadOptions};
+
+use super::FlavourLoader;
+use crate::{Flavour, Plugin, Settings};
+
+impl FlavourLoader for plugrt_wasmtime::Runtime {
+    fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+        plugrt_wasmtime::Runtime::load(self, bytes, options).map(|p| Plugin::new(p, Flavour::Component))
+    }
+}
+
+/// One engine for every component, its pool sized to the runtime's budget (`describe`
+/// instances hold permits too, so the engine never has to hold more).
+pub(crate) fn component_loader(settings: &Settings) -> Result<Box<dyn FlavourLoader>, Error> {
+    let config = plugrt_wasmtime::RuntimeConfig {
+        limits: settings.limits,
+        total_instances: u32::try_from(settings.max_instances).unwrap_or(u32::MAX),
+        granted_capabilities: settings.granted_capabilities.clone(),
+        cache_dir: settings.cache_dir.clone(),
+        budget: Some(settings.budget.clone()),
+        ..plugrt_wasmtime::RuntimeConfig::default()
+    };
+    Ok(Box::new(plugrt_wasmtime::Runtime::new(config)?))
+}
