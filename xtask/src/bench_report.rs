@@ -16,6 +16,18 @@ struct Ratio {
 
 const RATIOS: &[Ratio] = &[
     Ratio {
+        what: "plugrt: component call, pre-warm default (Auto) vs pre-warm off",
+        numerator: "plugrt_prewarm/component_default",
+        denominator: "plugrt_prewarm/component_off",
+        target: "<= 1 (within noise)",
+    },
+    Ratio {
+        what: "plugrt: Extism call, pre-warm default (Auto) vs pre-warm off",
+        numerator: "plugrt_prewarm/extism_default",
+        denominator: "plugrt_prewarm/extism_off",
+        target: "<= 1",
+    },
+    Ratio {
         what: "wasmtime: plugrt fresh-instance call vs raw wasmtime by hand",
         numerator: "wasmtime_trivial_call/plugrt",
         denominator: "wasmtime_trivial_call/raw_wasmtime",

@@ -6,8 +6,10 @@
 //! - `fixtures`: installs guest toolchains into `.tools/` and builds every guest fixture into
 //!   `fixtures/out/` (see `fixtures.rs`).
 //! - `test`: everything CI checks, in order: the fixtures (and native checks of the realistic
-//!   guests' logic), rustfmt, clippy (warnings are errors), the
-//!   workspace's tests, then the pool's loom models (a separate `--cfg plugrt_loom` build in
+//!   guests' logic), rustfmt, clippy (warnings are errors; for the `plugrt` façade also with no
+//!   loader and with each loader alone), the workspace's tests (all features), the façade's
+//!   tests with its default features, the book's getting-started example on both flavours'
+//!   fixtures, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `run [--extism] FIXTURE FUNCTION [--rows N]`: builds the fixtures, then calls FUNCTION of
 //!   the component fixture (with `--extism`, the Extism one) on sample rows through the
@@ -73,8 +75,26 @@ fn test(sh: &Shell) -> Result {
     cmd!(sh, "cargo fmt --all --check").run()?;
     step("clippy");
     cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?;
+    // The façade's other feature combinations (the workspace build above has them all on,
+    // through plugrt-cli): each must build warning-free on its own.
+    for features in PLUGRT_FEATURE_SETS {
+        step(&format!("clippy: plugrt with features [{features}]"));
+        cmd!(
+            sh,
+            "cargo clippy -p plugrt --all-targets --locked --no-default-features --features={features} -- -D warnings"
+        )
+        .run()?;
+    }
     step("tests");
     cmd!(sh, "cargo test --workspace --locked").run()?;
+    step("tests: plugrt with its default features only");
+    cmd!(sh, "cargo test -p plugrt --locked --test all").run()?;
+    // The book's getting-started program, on both flavours' fixtures.
+    for flavour in ["component", "extism"] {
+        step(&format!("example: getting_started on the {flavour} fixtures"));
+        let dir = fixtures::out_dir().join(flavour);
+        cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism --example getting_started -- {dir}").run()?;
+    }
     step("loom models (plugrt-pool)");
     {
         let _flags = sh.push_env("RUSTFLAGS", "--cfg plugrt_loom");
@@ -83,6 +103,10 @@ fn test(sh: &Shell) -> Result {
     }
     Ok(())
 }
+
+/// plugrt's feature sets checked one by one: none (loading any plugin is a clear error),
+/// each loader alone, and the default.
+const PLUGRT_FEATURE_SETS: [&str; 3] = ["", "extism", "wasmtime"];
 
 fn bench(sh: &Shell, args: &[String]) -> Result {
     fixtures::run(sh)?;

@@ -1,6 +1,6 @@
-//! `plugrt-run PLUGIN FUNCTION [--rows N]`: loads a plugin through the loader of its flavour
-//! (a component: plugrt-wasmtime; a core module: plugrt-extism), builds a sample batch for the
-//! function's declared argument types, calls it and prints input and output as tables.
+//! `plugrt-run PLUGIN FUNCTION [--rows N]`: loads a plugin of either flavour through the
+//! `plugrt` runtime, builds a sample batch for the function's declared argument types, calls it
+//! and prints input and output as tables.
 //!
 //! `cargo xtask run [--extism] FIXTURE FUNCTION [--rows N]` builds the fixtures and runs this.
 
@@ -10,57 +10,6 @@ use std::time::Instant;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_cast::pretty::pretty_format_batches;
 use arrow_schema::DataType;
-use plugrt_wasmtime::Description;
-
-/// A plugin loaded by the loader of its flavour.
-enum Loaded {
-    Component(plugrt_wasmtime::Plugin, plugrt_wasmtime::Allocator),
-    Extism(plugrt_extism::Plugin),
-}
-
-impl Loaded {
-    /// Loads `path`: a component through plugrt-wasmtime, a core module through plugrt-extism.
-    fn load(path: &str) -> Result<Loaded, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-        // The binary format's version field: 1 for core modules, 0x1000d for components.
-        if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
-            let runtime = plugrt_extism::Runtime::new(Default::default()).map_err(|e| e.to_string())?;
-            return runtime.load_file(path, Default::default()).map(Loaded::Extism).map_err(|e| e.to_string());
-        }
-        let runtime = plugrt_wasmtime::Runtime::new(Default::default()).map_err(|e| e.to_string())?;
-        let plugin = runtime.load_file(path, Default::default()).map_err(|e| e.to_string())?;
-        Ok(Loaded::Component(plugin, runtime.allocator()))
-    }
-
-    fn name(&self) -> Arc<str> {
-        match self {
-            Loaded::Component(p, _) => p.name(),
-            Loaded::Extism(p) => p.name(),
-        }
-    }
-
-    fn description(&self) -> Arc<Description> {
-        match self {
-            Loaded::Component(p, _) => p.description(),
-            Loaded::Extism(p) => p.description(),
-        }
-    }
-
-    /// The loader and its allocator, for the header line.
-    fn loader(&self) -> String {
-        match self {
-            Loaded::Component(_, allocator) => format!("plugrt-wasmtime, {allocator:?}"),
-            Loaded::Extism(p) => format!("plugrt-extism, {:?}", p.allocator()),
-        }
-    }
-
-    fn call(&self, function: &str, input: &RecordBatch) -> Result<ArrayRef, String> {
-        match self {
-            Loaded::Component(p, _) => p.call(function, input).map_err(|e| e.to_string()),
-            Loaded::Extism(p) => p.call(function, input).map_err(|e| e.to_string()),
-        }
-    }
-}
 
 /// Sample values for one argument: row numbers in the argument's type, every fifth null.
 fn sample(ty: &DataType, rows: usize, arg: usize) -> Result<ArrayRef, String> {
@@ -91,7 +40,8 @@ fn run() -> Result<(), String> {
         Some(_) => return Err(usage.into()),
     };
     let started = Instant::now();
-    let plugin = Loaded::load(path)?;
+    let runtime = plugrt::Runtime::builder().build().map_err(|e| e.to_string())?;
+    let plugin = runtime.load_file(path).map_err(|e| e.to_string())?;
     let loaded = started.elapsed();
     let description = plugin.description();
     let signature = description.function(function).ok_or_else(|| {
@@ -101,12 +51,18 @@ fn run() -> Result<(), String> {
     let columns = signature.args.iter().enumerate().map(|(i, t)| sample(t, rows, i)).collect::<Result<Vec<_>, _>>()?;
     let input = plugrt_arrow_ipc::input_batch(&columns, rows).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let output = plugin.call(function, &input)?;
+    let output = plugin.call(function, &input).map_err(|e| e.to_string())?;
     let called = started.elapsed();
     let output = RecordBatch::try_from_iter([("result", output)]).map_err(|e| e.to_string())?;
     let table =
         |b: &RecordBatch| pretty_format_batches(std::slice::from_ref(b)).map(|t| t.to_string()).unwrap_or_default();
-    println!("plugin {} {} ({}), loaded in {loaded:.2?}", plugin.name(), plugin.description().version, plugin.loader());
+    println!(
+        "plugin {} {} ({}, {:?}), loaded in {loaded:.2?}",
+        plugin.name(),
+        description.version,
+        plugin.flavour(),
+        plugin.allocator()
+    );
     println!(
         "{function}({}) -> {}",
         signature.args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),

@@ -33,7 +33,7 @@ pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
 pub use limits::{AUTO_READY, Allocator, Limits, LoadOptions, PREWARM_THRESHOLD, PreWarm};
+pub use log::{GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
 pub use plugin::{Loaded, Loader, Plugin};
 pub use plugrt_pool::Reuse;
-pub use log::{GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
 pub use versions::{Version, Versions, read_plugin_file};

@@ -117,6 +117,9 @@ impl<L: Loader> Plugin<L> {
 impl<L: Loader> std::fmt::Debug for Plugin<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let current = self.current();
-        f.debug_struct("Plugin").field("name", &current.name()).field("limits", &current.limits()).finish_non_exhaustive()
+        f.debug_struct("Plugin")
+            .field("name", &current.name())
+            .field("limits", &current.limits())
+            .finish_non_exhaustive()
     }
 }

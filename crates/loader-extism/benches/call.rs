@@ -19,7 +19,7 @@ use arrow_schema::{DataType, Schema};
 use criterion::{Criterion, criterion_group, criterion_main};
 use extism::{Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode};
-use plugrt_extism::{LoadOptions, Plugin, Runtime, RuntimeConfig};
+use plugrt_extism::{LoadOptions, Plugin, PreWarm, Runtime, RuntimeConfig};
 
 /// Untimed pause before each pre-warmed call.
 const PACE: Duration = Duration::from_millis(1);
@@ -47,13 +47,21 @@ fn raw_call(plugin: &mut extism::Plugin, input: &RecordBatch) -> ArrayRef {
 
 fn load(pooling: bool, min_ready: usize) -> Plugin {
     let runtime = Runtime::new(RuntimeConfig { pooling, ..RuntimeConfig::default() }).unwrap();
-    runtime.load(&fixture("probe"), LoadOptions { min_ready, ..LoadOptions::default() }).unwrap()
+    runtime
+        .load(
+            &fixture("probe"),
+            LoadOptions {
+                pre_warm: if min_ready == 0 { PreWarm::Off } else { PreWarm::Ready(min_ready) },
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap()
 }
 
 fn probe(c: &mut Criterion) {
     let input = no_args(1);
     let bytes = fixture("probe");
-    let prewarmed = load(true, plugrt_extism::DEFAULT_MIN_READY);
+    let prewarmed = load(true, plugrt_contract::AUTO_READY);
     let pooled = load(true, 0);
     let on_demand = load(false, 0);
     let compiled = PluginBuilder::new(Manifest::new([Wasm::data(bytes)])).with_cache_disabled().compile().unwrap();

@@ -111,7 +111,10 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Checked, String> {
         return Err("exports `hs_init` (a Haskell runtime), whose initialisation cannot be bounded".into());
     }
     let is_unit = |index: u32| {
-        functions.get(index as usize).and_then(|t| types.get(*t as usize)).is_some_and(|(p, r)| p.is_empty() && r.is_empty())
+        functions
+            .get(index as usize)
+            .and_then(|t| types.get(*t as usize))
+            .is_some_and(|(p, r)| p.is_empty() && r.is_empty())
     };
     // extism calls the first of these it finds, if it has type () -> ().
     let initialiser = INITIALISERS

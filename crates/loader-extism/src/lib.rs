@@ -22,8 +22,7 @@ mod runtime;
 
 pub use plugin::{ModuleVersion, Plugin};
 pub use plugrt_contract::{
-    Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature,
-    Volatility,
+    Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature, Volatility,
 };
 pub use plugrt_pool::Budget;
 pub use runtime::{Runtime, RuntimeConfig};

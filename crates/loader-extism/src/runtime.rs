@@ -10,7 +10,7 @@ use crate::{Allocator, Budget, Error, Limits, LoadOptions, Plugin};
 
 /// How a [`Runtime`] loads plugins. Defaults: [`Limits::default`], on-demand allocation, no
 /// capabilities, no budget.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
     /// The ceilings every plugin's limits are clamped to.
     pub limits: Limits,
@@ -37,12 +37,6 @@ pub struct RuntimeConfig {
     /// every plugin's pool takes a permit per instance, and `describe` one while it runs.
     /// `None` (default): each plugin is bounded by its own cap only.
     pub budget: Option<Budget>,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        RuntimeConfig { limits: Limits::default(), pooling: false, granted_capabilities: Vec::new(), budget: None }
-    }
 }
 
 /// Loads Extism plugins under the host's ceilings. Cheap to clone.

@@ -18,7 +18,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Schema};
 use criterion::{Criterion, criterion_group, criterion_main};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_into};
-use plugrt_wasmtime::{Limits, LoadOptions, Plugin, Runtime, RuntimeConfig};
+use plugrt_wasmtime::{Limits, LoadOptions, Plugin, PreWarm, Runtime, RuntimeConfig};
 use wasmtime::component::{Component, ComponentType, Lift, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
@@ -115,9 +115,9 @@ fn trivial(c: &mut Criterion) {
     let mut buf = Vec::new();
     g.bench_function("raw_wasmtime", |b| b.iter(|| black_box(raw.call("calls", &input, &mut buf))));
     let rt = runtime();
-    let plugin = rt.load(&bytes, LoadOptions::default()).unwrap();
+    let plugin = rt.load(&bytes, LoadOptions { pre_warm: PreWarm::Off, ..LoadOptions::default() }).unwrap();
     g.bench_function("plugrt", |b| b.iter(|| black_box(plugin.call("calls", &input).unwrap())));
-    let warm = rt.load(&bytes, LoadOptions { min_ready: 8, ..LoadOptions::default() }).unwrap();
+    let warm = rt.load(&bytes, LoadOptions { pre_warm: PreWarm::Ready(8), ..LoadOptions::default() }).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     g.bench_function("plugrt_prewarmed", |b| b.iter(|| black_box(warm.call("calls", &input).unwrap())));
     g.finish();

@@ -19,8 +19,7 @@ mod runtime;
 
 pub use plugin::{ComponentVersion, Plugin};
 pub use plugrt_contract::{
-    Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature,
-    Volatility,
+    Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature, Volatility,
 };
 pub use plugrt_pool::Budget;
 pub use runtime::{Runtime, RuntimeConfig};

@@ -165,7 +165,9 @@ impl ComponentVersion {
         // `describe`, in an instance of its own that serves nothing else (an engine slot: a
         // permit of the budget, if the runtime shares one).
         let _permit = match &runtime.config.budget {
-            Some(budget) => Some(budget.acquire(limits.timeout).map_err(|e| fail(format!("no instance for `describe`: {e}")))?),
+            Some(budget) => {
+                Some(budget.acquire(limits.timeout).map_err(|e| fail(format!("no instance for `describe`: {e}")))?)
+            }
             None => None,
         };
         let mut store = new_store(runtime, Arc::from(label.as_str()), &limits, ticks)
@@ -201,7 +203,16 @@ impl ComponentVersion {
         let pool = pool.build().map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
         let allocator = runtime.allocator;
-        Ok(ComponentVersion { name, description: Arc::new(description), pool, limits, ipc_limits, call_index, ticks, allocator })
+        Ok(ComponentVersion {
+            name,
+            description: Arc::new(description),
+            pool,
+            limits,
+            ipc_limits,
+            call_index,
+            ticks,
+            allocator,
+        })
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {

@@ -50,5 +50,5 @@ pub use plugrt_contract::{
     PreWarm, Reuse, Signature, Volatility,
 };
 pub use plugrt_pool::{BudgetStatus, CloseReport, MetricsSnapshot};
-pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, Runtime, RuntimeBuilder};
 pub(crate) use runtime::Settings;
+pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, Runtime, RuntimeBuilder};

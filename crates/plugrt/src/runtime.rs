@@ -131,9 +131,7 @@ impl RuntimeBuilder {
         };
         let component = loaders::component_loader(&settings)?;
         let extism = loaders::extism_loader(&settings)?;
-        Ok(Runtime {
-            inner: Arc::new(Inner { component, extism, settings, plugins: RwLock::new(BTreeMap::new()) }),
-        })
+        Ok(Runtime { inner: Arc::new(Inner { component, extism, settings, plugins: RwLock::new(BTreeMap::new()) }) })
     }
 }
 
@@ -241,8 +239,10 @@ impl Runtime {
     /// read.
     pub fn load_dir(&self, dir: impl AsRef<Path>) -> Result<DirReport, Error> {
         let dir = dir.as_ref();
-        let unreadable =
-            |e: std::io::Error| Error::Load { plugin: dir.display().to_string(), message: format!("cannot read the folder: {e}") };
+        let unreadable = |e: std::io::Error| Error::Load {
+            plugin: dir.display().to_string(),
+            message: format!("cannot read the folder: {e}"),
+        };
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(unreadable)?
             .filter_map(|entry| entry.ok().map(|e| e.path()))

@@ -182,7 +182,7 @@ impl Budget {
     fn evict_one(&self) -> bool {
         let pools: Vec<_> = self.inner.state.lock().pools.iter().filter_map(Weak::upgrade).collect();
         let mut by_idle: Vec<_> = pools.iter().map(|p| (p.idle(), p)).filter(|(idle, _)| *idle > 0).collect();
-        by_idle.sort_by(|a, b| b.0.cmp(&a.0));
+        by_idle.sort_by_key(|(idle, _)| std::cmp::Reverse(*idle));
         // A pool may have handed its idle instance out since it was counted: try the next.
         by_idle.into_iter().any(|(_, pool)| pool.give_up_idle())
     }

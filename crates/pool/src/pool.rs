@@ -8,7 +8,7 @@ use crate::maintenance::Maintainer;
 use crate::metrics::{MetricsSnapshot, Observer, Status};
 use crate::shared::{Config, Shared, Take};
 use crate::waiter::{Acquire, Waited, Waiter, Withdrawn};
-use crate::{BuildError, Budget, Lease, Manager, PoolError, Reuse};
+use crate::{Budget, BuildError, Lease, Manager, PoolError, Reuse};
 
 /// Default [`PoolBuilder::max_instances`].
 pub const DEFAULT_MAX_INSTANCES: usize = 16;

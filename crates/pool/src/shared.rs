@@ -464,7 +464,7 @@ impl<M: Manager> Shared<M> {
     /// [`PREWARM_REVIEW`] after, turns pre-warm on or off from the median creation time.
     fn judge_prewarm(&self, creations: u64) {
         let Some(threshold) = self.cfg.prewarm_threshold else { return };
-        if creations < PREWARM_SAMPLES || (creations != PREWARM_SAMPLES && creations % PREWARM_REVIEW != 0) {
+        if creations < PREWARM_SAMPLES || (creations != PREWARM_SAMPLES && !creations.is_multiple_of(PREWARM_REVIEW)) {
             return;
         }
         let median = self.metrics.create_time.snapshot().quantile(0.5);

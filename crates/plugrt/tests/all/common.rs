@@ -1,5 +1,5 @@
 //! Fixtures and runtimes for the façade's tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

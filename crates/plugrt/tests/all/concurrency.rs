@@ -22,7 +22,9 @@ fn load_unload_reload_and_call_race_without_harm() {
                     match (thread + i) % 4 {
                         0 => match runtime.load(&probe_named(flavour, name)) {
                             Ok(_) => {}
-                            Err(Error::Load { message, .. }) => assert!(message.contains("already loaded"), "{message}"),
+                            Err(Error::Load { message, .. }) => {
+                                assert!(message.contains("already loaded"), "{message}")
+                            }
                             Err(e) => panic!("{e}"),
                         },
                         1 => {

@@ -1,13 +1,19 @@
 //! Flavour detection, registration by name, folders, and the catalog.
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 use std::time::Duration;
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 use arrow_schema::DataType;
-use plugrt::{Error, Runtime, Volatility};
 #[cfg(not(all(feature = "wasmtime", feature = "extism")))]
 use plugrt::Flavour;
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
+use plugrt::Volatility;
+use plugrt::{Error, Runtime};
 
-use crate::common::{fixture, fixture_path, flavours, no_args, probe_named, runtime};
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
+use crate::common::{fixture, flavours, no_args, probe_named};
+use crate::common::{fixture_path, runtime};
 
 fn load_message(runtime: &Runtime, bytes: &[u8]) -> String {
     match runtime.load(bytes) {
@@ -35,7 +41,10 @@ fn garbage_and_empty_files_say_what_they_are() {
 #[test]
 fn an_extism_module_without_the_extism_feature_names_it() {
     let runtime = runtime();
-    let m = load_message(&runtime, &std::fs::read(fixture_path(Flavour::Extism, "probe")).expect("run `cargo xtask fixtures`"));
+    let m = load_message(
+        &runtime,
+        &std::fs::read(fixture_path(Flavour::Extism, "probe")).expect("run `cargo xtask fixtures`"),
+    );
     assert!(m.contains("Extism module") && m.contains("`extism` Cargo feature"), "{m}");
 }
 
@@ -43,10 +52,14 @@ fn an_extism_module_without_the_extism_feature_names_it() {
 #[test]
 fn a_component_without_the_wasmtime_feature_names_it() {
     let runtime = runtime();
-    let m = load_message(&runtime, &std::fs::read(fixture_path(Flavour::Component, "probe")).expect("run `cargo xtask fixtures`"));
+    let m = load_message(
+        &runtime,
+        &std::fs::read(fixture_path(Flavour::Component, "probe")).expect("run `cargo xtask fixtures`"),
+    );
     assert!(m.contains("component") && m.contains("`wasmtime` Cargo feature"), "{m}");
 }
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 #[test]
 fn plugins_register_by_name_once() {
     for flavour in flavours() {
@@ -67,6 +80,7 @@ fn plugins_register_by_name_once() {
     }
 }
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 #[test]
 fn a_folder_loads_its_good_plugins_and_reports_the_bad_one() {
     let dir = std::env::temp_dir().join(format!("plugrt-dir-{}", std::process::id()));
@@ -84,7 +98,11 @@ fn a_folder_loads_its_good_plugins_and_reports_the_bad_one() {
 
     let runtime = runtime();
     let report = runtime.load_dir(&dir).unwrap();
-    let failed: Vec<_> = report.failed.iter().map(|(p, e)| (p.file_name().unwrap().to_str().unwrap().to_owned(), e.to_string())).collect();
+    let failed: Vec<_> = report
+        .failed
+        .iter()
+        .map(|(p, e)| (p.file_name().unwrap().to_str().unwrap().to_owned(), e.to_string()))
+        .collect();
     // Both flavours of c_udf share its name: the second is refused, the first stays.
     let expected_failures = 1 + flavours().len() - 1;
     assert_eq!(failed.len(), expected_failures, "{failed:?}");
@@ -97,6 +115,7 @@ fn a_folder_loads_its_good_plugins_and_reports_the_bad_one() {
     assert!(runtime.load_dir("/nonexistent/plugins").is_err());
 }
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 #[test]
 fn the_catalog_lists_every_function() {
     let runtime = runtime();

@@ -4,7 +4,10 @@
 
 mod common;
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod concurrency;
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod edge_cases;
 mod flavours;
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod scale;

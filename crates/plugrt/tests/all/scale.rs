@@ -17,7 +17,9 @@ fn load_many(runtime: &Runtime, per_flavour: usize) -> Vec<String> {
         };
         for i in 0..per_flavour {
             let name = format!("{prefix}{i:04}");
-            runtime.load(&probe_named(flavour, &name)).unwrap_or_else(|e| panic!("plugin {} of {per_flavour}: {e}", i + 1));
+            runtime
+                .load(&probe_named(flavour, &name))
+                .unwrap_or_else(|e| panic!("plugin {} of {per_flavour}: {e}", i + 1));
             names.push(name);
         }
     }
@@ -84,10 +86,8 @@ fn idle_instances_of_other_plugins_never_block_a_load_or_a_call() {
     }
     assert_eq!(runtime.budget().live, 3, "pre-warm stops at its share of the budget");
     call_at_random(&runtime, &names, 600);
-    let evicted: u64 = names
-        .iter()
-        .map(|n| runtime.plugin(n).unwrap().metrics().counters.retired_for(plugrt_pool_reason()))
-        .sum();
+    let evicted: u64 =
+        names.iter().map(|n| runtime.plugin(n).unwrap().metrics().counters.retired_for(plugrt_pool_reason())).sum();
     assert!(evicted > 0, "calls took their slots from idle pre-warmed instances");
 }
 
@@ -116,7 +116,9 @@ fn only_real_concurrency_beyond_the_budget_fails_and_it_is_typed() {
         std::thread::scope(|s| {
             for _ in 0..2 {
                 let looping = looping.clone();
-                s.spawn(move || assert!(matches!(looping.call("spin", &crate::common::one_int()), Err(Error::Timeout { .. }))));
+                s.spawn(move || {
+                    assert!(matches!(looping.call("spin", &crate::common::one_int()), Err(Error::Timeout { .. })))
+                });
             }
             crate::common::wait_until(|| runtime.budget().live == 2);
             // ...so a third call waits, then fails with the typed error.

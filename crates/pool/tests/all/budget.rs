@@ -122,8 +122,7 @@ fn the_budget_holds_across_pools_under_concurrency() {
     // One manager for both pools: its peak counts the instances of both.
     let mgr = Counting::default();
     let budget = Budget::with_prewarm_limit(3, 2);
-    let pools: Vec<_> =
-        (0..3).map(|_| mgr.builder(3).min_ready(2).budget(budget.clone()).build().unwrap()).collect();
+    let pools: Vec<_> = (0..3).map(|_| mgr.builder(3).min_ready(2).budget(budget.clone()).build().unwrap()).collect();
     std::thread::scope(|s| {
         for t in 0..4 {
             let pools = &pools;
