@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// What the budget can ask of a pool without knowing its manager type.
 pub(crate) trait Idle: Send + Sync {
@@ -204,17 +204,26 @@ impl Budget {
         }
     }
 
+    /// Takes one permit now (`Ok`), or returns the budget's state, locked, when every permit
+    /// is held and no idle instance can be given up: a waiter registers under that lock, so no
+    /// permit can come back unseen in between.
+    fn take_or_lock(&self) -> Result<(), MutexGuard<'_, State>> {
+        loop {
+            if self.obtain_now() {
+                return Ok(());
+            }
+            let st = self.inner.state.lock();
+            if st.live >= self.inner.max_live {
+                return Err(st);
+            }
+        }
+    }
+
     /// Takes one permit, giving up idle instances first, then waiting until `deadline`
     /// (`None`: as long as it takes). False when the deadline passed.
     pub(crate) fn obtain(&self, deadline: Option<Instant>) -> bool {
         loop {
-            if self.obtain_now() {
-                return true;
-            }
-            let mut st = self.inner.state.lock();
-            if st.live < self.inner.max_live {
-                continue;
-            }
+            let Err(mut st) = self.take_or_lock() else { return true };
             st.blocked += 1;
             let timed_out = match deadline {
                 Some(d) if Instant::now() >= d => true,
@@ -234,19 +243,11 @@ impl Budget {
     /// For async callers: a permit if one can be had now, else registers `waker` to be woken
     /// when one is returned and gives `false`.
     pub(crate) fn poll_obtain(&self, waker: &Waker) -> bool {
-        loop {
-            if self.obtain_now() {
-                return true;
-            }
-            let mut st = self.inner.state.lock();
-            if st.live < self.inner.max_live {
-                continue;
-            }
-            if !st.wakers.iter().any(|w| w.will_wake(waker)) {
-                st.wakers.push(waker.clone());
-            }
-            return false;
+        let Err(mut st) = self.take_or_lock() else { return true };
+        if !st.wakers.iter().any(|w| w.will_wake(waker)) {
+            st.wakers.push(waker.clone());
         }
+        false
     }
 }
 

@@ -155,3 +155,38 @@ fn a_dropped_pool_returns_its_permits() {
     drop(pool);
     assert_eq!((budget.status().live, budget.status().pools, mgr.live()), (0, 0, 0));
 }
+
+#[test]
+fn an_async_acquire_waits_for_the_budget_and_is_woken() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    /// A waker that records being woken.
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    let budget = Budget::new(1);
+    let (a_mgr, b_mgr) = (Counting::default(), Counting::default());
+    let a = a_mgr.builder(2).budget(budget.clone()).build().unwrap();
+    let b = b_mgr.builder(2).budget(budget.clone()).build().unwrap();
+    let held = a.acquire().unwrap();
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut acquire = Box::pin(b.acquire_async());
+    assert!(acquire.as_mut().poll(&mut cx).is_pending(), "the budget is spent by a lease");
+    assert!(!flag.0.load(Ordering::SeqCst));
+    drop(held);
+    assert!(flag.0.load(Ordering::SeqCst), "a returned permit wakes the waiting task");
+    match acquire.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(lease)) => assert_eq!(lease.id, 0),
+        other => panic!("expected a lease, got {:?}", other.map(|r| r.map(|l| l.id))),
+    }
+    assert_eq!(budget.status().live, 0);
+}
