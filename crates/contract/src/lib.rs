@@ -34,6 +34,6 @@ pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
 pub use limits::{AUTO_READY, Allocator, Limits, LoadOptions, PREWARM_THRESHOLD, PreWarm};
 pub use log::{GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
-pub use plugin::{Loaded, Loader, Plugin};
+pub use plugin::{Loaded, Loader, Parts, Plugin};
 pub use plugrt_pool::Reuse;
 pub use versions::{Version, Versions, read_plugin_file};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use plugrt_pool::{CloseReport, MetricsSnapshot};
+use plugrt_pool::{CloseReport, Manager, MetricsSnapshot, Pool};
 
 use crate::{Allocator, Description, Error, Limits, LoadOptions, Version, Versions};
 
@@ -18,20 +18,34 @@ pub trait Loader: Clone + Send + Sync + 'static {
     fn load_version(&self, bytes: &[u8], options: &LoadOptions) -> Result<Self::Loaded, Error>;
 }
 
-/// One loaded version of a plugin, as its loader built it.
-pub trait Loaded: Version + Send + Sync + 'static {
+/// What every loaded version of a plugin has, whatever its loader: the validated description,
+/// the limits it runs under, the pool its instances come from and the engine's allocator.
+pub struct Parts<M: Manager> {
     /// The validated `describe` document.
-    fn description(&self) -> &Arc<Description>;
-    /// The limits it runs under (its request clamped to the ceilings).
-    fn limits(&self) -> Limits;
-    /// Its instance pool's counters, gauges and histograms.
-    fn metrics(&self) -> MetricsSnapshot;
-    /// Stops new calls and waits up to `drain` for calls in flight.
-    fn close(&self, drain: Duration) -> CloseReport;
+    pub description: Arc<Description>,
+    /// Its request clamped to the ceilings.
+    pub limits: Limits,
+    /// The pool of its instances.
+    pub pool: Pool<M>,
     /// The allocator of the engine its instances come from.
-    fn allocator(&self) -> Allocator;
-    /// Calls `function` on `batch` in a fresh instance.
+    pub allocator: Allocator,
+}
+
+/// One loaded version of a plugin, as its loader built it: the shared [`Parts`], and the call,
+/// which is what differs between engines.
+pub trait Loaded: Send + Sync + 'static {
+    /// The manager of its pool.
+    type Manager: Manager;
+    /// What every loaded version has.
+    fn parts(&self) -> &Parts<Self::Manager>;
+    /// Calls `function` on `batch` in an instance from the pool.
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error>;
+}
+
+impl<T: Loaded> Version for T {
+    fn name(&self) -> &str {
+        &self.parts().description.name
+    }
 }
 
 /// A loaded plugin. Cheap to clone; calls may run from many threads at once.
@@ -78,33 +92,33 @@ impl<L: Loader> Plugin<L> {
     }
 
     /// The plugin's name (from its `describe` document).
-    pub fn name(&self) -> Arc<str> {
-        Arc::from(self.current().name())
+    pub fn name(&self) -> String {
+        self.current().name().to_owned()
     }
 
     /// The validated `describe` document of the current version.
     pub fn description(&self) -> Arc<Description> {
-        self.current().description().clone()
+        self.current().parts().description.clone()
     }
 
     /// The limits this plugin runs under (its request clamped to the runtime's ceilings).
     pub fn limits(&self) -> Limits {
-        self.current().limits()
+        self.current().parts().limits
     }
 
     /// The current version's instance pool: counters, gauges and histograms.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.current().metrics()
+        self.current().parts().pool.metrics()
     }
 
     /// The allocator of the engine the current version's instances come from.
     pub fn allocator(&self) -> Allocator {
-        self.current().allocator()
+        self.current().parts().allocator
     }
 
     /// Stops new calls and waits up to `drain` for calls in flight; see `plugrt_pool::Pool::close`.
     pub fn close(&self, drain: Duration) -> CloseReport {
-        self.current().close(drain)
+        self.current().parts().pool.close(drain)
     }
 
     /// Calls `function` on `batch` (its columns are the arguments) and returns the result
@@ -119,7 +133,7 @@ impl<L: Loader> std::fmt::Debug for Plugin<L> {
         let current = self.current();
         f.debug_struct("Plugin")
             .field("name", &current.name())
-            .field("limits", &current.limits())
+            .field("limits", &current.parts().limits)
             .finish_non_exhaustive()
     }
 }

@@ -8,10 +8,8 @@ use std::time::Duration;
 use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
-use plugrt_contract::{
-    Description, GuestError, GuestLog, Loaded, Loader, Version, check_input, parse_description, start_envelope,
-};
-use plugrt_pool::{CloseReport, Lease, Manager, MetricsSnapshot, Pool, PoolError};
+use plugrt_contract::{GuestError, GuestLog, Loaded, Loader, Parts, check_input, parse_description, start_envelope};
+use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::{Trap, WasmBacktrace};
 
 use crate::exports::Shape;
@@ -34,17 +32,15 @@ pub type Plugin = plugrt_contract::Plugin<crate::Runtime>;
 
 /// One loaded version of an Extism plugin: its description, limits and pool of instances.
 pub struct ModuleVersion {
+    parts: Parts<Instances>,
+    /// The plugin's name, as errors carry it.
     name: Arc<str>,
-    description: Arc<Description>,
-    pool: Pool<Instances>,
-    limits: Limits,
     ipc_limits: IpcLimits,
-    allocator: Allocator,
     interrupts: Arc<AtomicU64>,
 }
 
 /// The pool's manager: a fresh `extism::Plugin` from the compiled one.
-struct Instances {
+pub struct Instances {
     compiled: CompiledPlugin,
     interrupts: Arc<AtomicU64>,
     /// The module's initialisers, as exports to call (timed) in this order.
@@ -58,7 +54,7 @@ struct Instances {
 /// moment, and every instance created before it (a pre-warmed one) would be interrupted as
 /// soon as it starts. The loader counts the interrupts it sees, retires instances older than
 /// the last one, and runs a call interrupted before its own deadline again.
-struct Instance {
+pub struct Instance {
     /// Always `Some` until dropped (then handed to the reaper).
     plugin: Option<extism::Plugin>,
     interrupts: u64,
@@ -154,24 +150,10 @@ impl Loader for crate::Runtime {
 }
 
 impl Loaded for ModuleVersion {
-    fn description(&self) -> &Arc<Description> {
-        &self.description
-    }
+    type Manager = Instances;
 
-    fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    fn metrics(&self) -> MetricsSnapshot {
-        self.pool.metrics()
-    }
-
-    fn close(&self, drain: Duration) -> CloseReport {
-        self.pool.close(drain)
-    }
-
-    fn allocator(&self) -> Allocator {
-        self.allocator
+    fn parts(&self) -> &Parts<Instances> {
+        &self.parts
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
@@ -271,12 +253,14 @@ impl ModuleVersion {
         }
         let pool = pool.build().map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
-        Ok(ModuleVersion { name, description: Arc::new(description), pool, limits, ipc_limits, allocator, interrupts })
+        let parts = Parts { description: Arc::new(description), limits, pool, allocator };
+        Ok(ModuleVersion { parts, name, ipc_limits, interrupts })
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
         let (plugin, owned) = (|| self.name.to_string(), || function.to_owned());
         let signature = self
+            .parts
             .description
             .function(function)
             .ok_or_else(|| Error::UnknownFunction { plugin: plugin(), function: owned() })?;
@@ -304,8 +288,8 @@ impl ModuleVersion {
     fn run(&self, function: &str, envelope: &[u8]) -> Result<Vec<u8>, Error> {
         let mut interrupted = 0;
         // Bounded: each pass retires one instance, and the pool replaces it with a current one.
-        for _ in 0..self.limits.instances + 2 * INTERRUPTED_RUNS as usize {
-            let mut lease = self.pool.acquire().map_err(|e| self.pool_error(function, e))?;
+        for _ in 0..self.parts.limits.instances + 2 * INTERRUPTED_RUNS as usize {
+            let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
             if lease.interrupts < self.interrupts.load(Ordering::Acquire) {
                 lease.poison(); // created before the engine's last interrupt: it would be interrupted too
                 continue;
@@ -338,21 +322,21 @@ impl ModuleVersion {
         let context = CallContext { log: GuestLog::new(self.name.clone()) };
         let started = std::time::Instant::now();
         match lease.plugin().call_with_host_context::<&[u8], &[u8], _>("call", envelope, context) {
-            Ok(output) if output.len() > self.limits.output_bytes => Err(Failure::Error(Error::OutputTooLarge {
+            Ok(output) if output.len() > self.parts.limits.output_bytes => Err(Failure::Error(Error::OutputTooLarge {
                 plugin: self.name.to_string(),
                 function: function.to_owned(),
                 size: output.len(),
-                limit: self.limits.output_bytes,
+                limit: self.parts.limits.output_bytes,
             })),
             Ok(output) => Ok(output.to_vec()),
             Err(e) if is_interrupt(&e) => {
                 // The engine's epoch moved: older instances are stale from now on.
                 self.interrupts.fetch_add(1, Ordering::AcqRel);
-                if started.elapsed() >= self.limits.timeout {
+                if started.elapsed() >= self.parts.limits.timeout {
                     Err(Failure::Error(Error::Timeout {
                         plugin: self.name.to_string(),
                         function: function.to_owned(),
-                        limit: self.limits.timeout,
+                        limit: self.parts.limits.timeout,
                     }))
                 } else {
                     Err(Failure::Interrupted)
@@ -394,10 +378,10 @@ impl ModuleVersion {
     fn classify(&self, function: &str, e: extism::Error) -> Error {
         let (plugin, function) = (self.name.to_string(), function.to_owned());
         if e.to_string() == "plugin ran out of fuel" || e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-            return Error::OutOfFuel { plugin, function, fuel: self.limits.fuel.unwrap_or(0) };
+            return Error::OutOfFuel { plugin, function, fuel: self.parts.limits.fuel.unwrap_or(0) };
         }
         if e.root_cause().to_string() == "oom" {
-            return Error::MemoryLimit { plugin, function, limit: self.limits.memory_bytes };
+            return Error::MemoryLimit { plugin, function, limit: self.parts.limits.memory_bytes };
         }
         if let Some(trap) = e.downcast_ref::<Trap>() {
             return Error::Trap { plugin, function, message: describe_trap(trap, &e) };
@@ -443,12 +427,6 @@ fn describe_trap(trap: &Trap, e: &extism::Error) -> String {
         }
     }
     text
-}
-
-impl Version for ModuleVersion {
-    fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 #[cfg(test)]

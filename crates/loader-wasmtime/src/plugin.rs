@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_into};
-use plugrt_pool::{CloseReport, Lease, Manager, MetricsSnapshot, Pool, PoolError};
+use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
 use crate::host::{self, CallError, HostState};
 use crate::runtime::RuntimeInner;
-use crate::{Allocator, Error, Limits, LoadOptions};
-use plugrt_contract::{Description, Loaded, Loader, Version, check_input, parse_description};
+use crate::{Error, Limits, LoadOptions};
+use plugrt_contract::{Loaded, Loader, Parts, check_input, parse_description};
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
 /// is). Cheap to clone; calls may run from many threads at once.
@@ -29,18 +29,16 @@ pub type Plugin = plugrt_contract::Plugin<crate::Runtime>;
 
 /// One loaded version of a component: its description, limits and pool of instances.
 pub struct ComponentVersion {
+    parts: Parts<Instances>,
+    /// The plugin's name, as errors carry it.
     name: Arc<str>,
-    description: Arc<Description>,
-    pool: Pool<Instances>,
-    limits: Limits,
     ipc_limits: IpcLimits,
     call_index: ComponentExportIndex,
     ticks: u64,
-    allocator: Allocator,
 }
 
 /// The pool's manager: instantiates the cached `InstancePre` in a new store.
-struct Instances {
+pub struct Instances {
     runtime: Arc<RuntimeInner>,
     pre: InstancePre<HostState>,
     name: Arc<str>,
@@ -49,7 +47,7 @@ struct Instances {
 }
 
 /// One instance and its store.
-struct Live {
+pub struct Live {
     store: Store<HostState>,
     instance: Instance,
 }
@@ -110,24 +108,10 @@ impl Loader for crate::Runtime {
 }
 
 impl Loaded for ComponentVersion {
-    fn description(&self) -> &Arc<Description> {
-        &self.description
-    }
+    type Manager = Instances;
 
-    fn limits(&self) -> Limits {
-        self.limits
-    }
-
-    fn metrics(&self) -> MetricsSnapshot {
-        self.pool.metrics()
-    }
-
-    fn close(&self, drain: Duration) -> CloseReport {
-        self.pool.close(drain)
-    }
-
-    fn allocator(&self) -> Allocator {
-        self.allocator
+    fn parts(&self) -> &Parts<Instances> {
+        &self.parts
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
@@ -202,21 +186,13 @@ impl ComponentVersion {
         }
         let pool = pool.build().map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
-        let allocator = runtime.allocator;
-        Ok(ComponentVersion {
-            name,
-            description: Arc::new(description),
-            pool,
-            limits,
-            ipc_limits,
-            call_index,
-            ticks,
-            allocator,
-        })
+        let parts = Parts { description: Arc::new(description), limits, pool, allocator: runtime.allocator };
+        Ok(ComponentVersion { parts, name, ipc_limits, call_index, ticks })
     }
 
     fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
         let signature = self
+            .parts
             .description
             .function(function)
             .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
@@ -225,7 +201,7 @@ impl ComponentVersion {
             function: function.to_owned(),
             message,
         })?;
-        let mut lease = self.pool.acquire().map_err(|e| self.pool_error(function, e))?;
+        let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
         let output = INPUT.with(|input| {
             let mut input = input.borrow_mut();
             encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
@@ -247,7 +223,7 @@ impl ComponentVersion {
         let live = &mut **lease;
         let store = &mut live.store;
         store.set_epoch_deadline(self.ticks);
-        if let Some(fuel) = self.limits.fuel {
+        if let Some(fuel) = self.parts.limits.fuel {
             // Cannot fail: metering is on whenever a plugin has a fuel limit.
             let _ = store.set_fuel(fuel);
         }
@@ -258,13 +234,13 @@ impl ComponentVersion {
         let call_err = |e| self.classify(function, e, store.data().growth_refused);
         match outcome {
             Ok((Ok(output),)) => {
-                if output.len() > self.limits.output_bytes {
+                if output.len() > self.parts.limits.output_bytes {
                     lease.poison();
                     return Err(Error::OutputTooLarge {
                         plugin: self.name.to_string(),
                         function: function.to_owned(),
                         size: output.len(),
-                        limit: self.limits.output_bytes,
+                        limit: self.parts.limits.output_bytes,
                     });
                 }
                 Ok(output)
@@ -308,9 +284,9 @@ impl ComponentVersion {
     fn classify(&self, function: &str, e: wasmtime::Error, growth_refused: bool) -> Error {
         let (plugin, function) = (self.name.to_string(), function.to_owned());
         match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Error::Timeout { plugin, function, limit: self.limits.timeout },
-            Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, function, fuel: self.limits.fuel.unwrap_or(0) },
-            _ if growth_refused => Error::MemoryLimit { plugin, function, limit: self.limits.memory_bytes },
+            Some(Trap::Interrupt) => Error::Timeout { plugin, function, limit: self.parts.limits.timeout },
+            Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, function, fuel: self.parts.limits.fuel.unwrap_or(0) },
+            _ if growth_refused => Error::MemoryLimit { plugin, function, limit: self.parts.limits.memory_bytes },
             _ => Error::Trap { plugin, function, message: describe_trap(&e) },
         }
     }
@@ -334,10 +310,4 @@ fn describe_trap(e: &wasmtime::Error) -> String {
         }
     }
     text
-}
-
-impl Version for ComponentVersion {
-    fn name(&self) -> &str {
-        &self.name
-    }
 }
