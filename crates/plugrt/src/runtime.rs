@@ -16,19 +16,11 @@ use crate::{Flavour, Plugin};
 /// Default [`RuntimeBuilder::max_instances`]: live instances of all plugins at once.
 pub const DEFAULT_MAX_INSTANCES: usize = 256;
 
-/// What the builder collected; the loaders are configured from it (a build without a loader
-/// reads less of it).
+/// What the builder collected, and the budget it created; the loaders are configured from it.
 #[derive(Debug, Clone)]
-#[cfg_attr(not(all(feature = "wasmtime", feature = "extism")), allow(dead_code))]
 pub(crate) struct Settings {
-    pub(crate) limits: Limits,
-    pub(crate) max_instances: usize,
+    pub(crate) builder: RuntimeBuilder,
     pub(crate) budget: Budget,
-    pub(crate) granted_capabilities: Vec<String>,
-    pub(crate) cache_dir: Option<PathBuf>,
-    pub(crate) extism_pooling: bool,
-    pub(crate) pre_warm: PreWarm,
-    pub(crate) reuse: Reuse,
 }
 
 /// Configures a [`Runtime`]. Defaults:
@@ -44,13 +36,13 @@ pub(crate) struct Settings {
 ///   on-demand allocation (pooling costs ~2,100 memory mappings per plugin).
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
-    limits: Limits,
-    max_instances: usize,
-    granted_capabilities: Vec<String>,
-    cache_dir: Option<PathBuf>,
-    extism_pooling: bool,
-    pre_warm: PreWarm,
-    reuse: Reuse,
+    pub(crate) limits: Limits,
+    pub(crate) max_instances: usize,
+    pub(crate) granted_capabilities: Vec<String>,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) extism_pooling: bool,
+    pub(crate) pre_warm: PreWarm,
+    pub(crate) reuse: Reuse,
 }
 
 impl Default for RuntimeBuilder {
@@ -118,17 +110,7 @@ impl RuntimeBuilder {
 
     /// Creates the runtime and the loaders this build has (engines are created here).
     pub fn build(self) -> Result<Runtime, Error> {
-        let budget = Budget::new(self.max_instances);
-        let settings = Settings {
-            limits: self.limits,
-            max_instances: self.max_instances,
-            budget,
-            granted_capabilities: self.granted_capabilities,
-            cache_dir: self.cache_dir,
-            extism_pooling: self.extism_pooling,
-            pre_warm: self.pre_warm,
-            reuse: self.reuse,
-        };
+        let settings = Settings { budget: Budget::new(self.max_instances), builder: self };
         let component = loaders::component_loader(&settings)?;
         let extism = loaders::extism_loader(&settings)?;
         Ok(Runtime { inner: Arc::new(Inner { component, extism, settings, plugins: RwLock::new(BTreeMap::new()) }) })
@@ -187,7 +169,8 @@ impl Runtime {
 
     /// The default load options: the builder's pre-warm and reuse, the ceilings as limits.
     fn options(&self, label: Option<String>) -> LoadOptions {
-        LoadOptions { label, limits: None, pre_warm: self.inner.settings.pre_warm, reuse: self.inner.settings.reuse }
+        let builder = &self.inner.settings.builder;
+        LoadOptions { label, limits: None, pre_warm: builder.pre_warm, reuse: builder.reuse }
     }
 
     /// Loads a plugin from its bytes with the runtime's default options and registers it.
@@ -318,7 +301,7 @@ impl Runtime {
 
     /// The ceilings every plugin's limits are clamped to.
     pub fn limits(&self) -> Limits {
-        self.inner.settings.limits
+        self.inner.settings.builder.limits
     }
 
     /// Whether this build loads plugins of `flavour` (its Cargo feature is on).

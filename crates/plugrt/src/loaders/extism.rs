@@ -15,9 +15,9 @@ impl FlavourLoader for plugrt_extism::Runtime {
 /// runtime asked for pooling; instances count against the runtime's budget.
 pub(crate) fn extism_loader(settings: &Settings) -> Result<Box<dyn FlavourLoader>, Error> {
     let config = plugrt_extism::RuntimeConfig {
-        limits: settings.limits,
-        pooling: settings.extism_pooling,
-        granted_capabilities: settings.granted_capabilities.clone(),
+        limits: settings.builder.limits,
+        pooling: settings.builder.extism_pooling,
+        granted_capabilities: settings.builder.granted_capabilities.clone(),
         budget: Some(settings.budget.clone()),
     };
     Ok(Box::new(plugrt_extism::Runtime::new(config)?))

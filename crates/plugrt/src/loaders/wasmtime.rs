@@ -15,10 +15,10 @@ impl FlavourLoader for plugrt_wasmtime::Runtime {
 /// instances hold permits too, so the engine never has to hold more).
 pub(crate) fn component_loader(settings: &Settings) -> Result<Box<dyn FlavourLoader>, Error> {
     let config = plugrt_wasmtime::RuntimeConfig {
-        limits: settings.limits,
-        total_instances: u32::try_from(settings.max_instances).unwrap_or(u32::MAX),
-        granted_capabilities: settings.granted_capabilities.clone(),
-        cache_dir: settings.cache_dir.clone(),
+        limits: settings.builder.limits,
+        total_instances: u32::try_from(settings.builder.max_instances).unwrap_or(u32::MAX),
+        granted_capabilities: settings.builder.granted_capabilities.clone(),
+        cache_dir: settings.builder.cache_dir.clone(),
         budget: Some(settings.budget.clone()),
         ..plugrt_wasmtime::RuntimeConfig::default()
     };
