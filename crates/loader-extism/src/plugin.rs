@@ -372,16 +372,16 @@ impl ModuleVersion {
         }
     }
 
-    /// Names what stopped a call (interrupts aside). extism reports its own limits as bare
-    /// messages ("oom", "plugin ran out of fuel"); traps keep their type; anything else is
-    /// the guest's error, read as the contract's JSON.
+    /// Names what stopped a call: one of the host's limits ([`limit_hit`]), a trap (which keeps
+    /// its type), or else the guest's error, read as the contract's JSON. Interrupts from
+    /// another call's timeout are told apart before this, in `invoke`.
     fn classify(&self, function: &str, e: extism::Error) -> Error {
-        let (plugin, function) = (self.name.to_string(), function.to_owned());
-        if e.to_string() == "plugin ran out of fuel" || e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-            return Error::OutOfFuel { plugin, function, fuel: self.parts.limits.fuel.unwrap_or(0) };
-        }
-        if e.root_cause().to_string() == "oom" {
-            return Error::MemoryLimit { plugin, function, limit: self.parts.limits.memory_bytes };
+        let (plugin, function, limits) = (self.name.to_string(), function.to_owned(), &self.parts.limits);
+        match limit_hit(&e) {
+            Some(Hit::Time) => return Error::Timeout { plugin, function, limit: limits.timeout },
+            Some(Hit::Fuel) => return Error::OutOfFuel { plugin, function, fuel: limits.fuel.unwrap_or(0) },
+            Some(Hit::Memory) => return Error::MemoryLimit { plugin, function, limit: limits.memory_bytes },
+            None => {}
         }
         if let Some(trap) = e.downcast_ref::<Trap>() {
             return Error::Trap { plugin, function, message: describe_trap(trap, &e) };
@@ -391,18 +391,35 @@ impl ModuleVersion {
     }
 }
 
-/// A load-time failure that is one of the host's limits, described (the load error then says
-/// so instead of showing extism's bare text).
-fn classify_limits(e: &extism::Error, limits: &Limits) -> Option<String> {
+/// Which of the host's limits stopped the guest.
+enum Hit {
+    Time,
+    Fuel,
+    Memory,
+}
+
+/// Recognises extism's reports of the host's limits: bare messages ("oom", "plugin ran out of
+/// fuel", "timeout") or wasmtime traps.
+fn limit_hit(e: &extism::Error) -> Option<Hit> {
     if is_interrupt(e) {
-        Some(format!("timed out after {:?}", limits.timeout))
+        Some(Hit::Time)
     } else if e.to_string() == "plugin ran out of fuel" || e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-        Some(format!("out of fuel ({} units)", limits.fuel.unwrap_or(0)))
+        Some(Hit::Fuel)
     } else if e.root_cause().to_string() == "oom" {
-        Some(format!("memory limit of {} bytes reached", limits.memory_bytes))
+        Some(Hit::Memory)
     } else {
         None
     }
+}
+
+/// A load-time failure that is one of the host's limits, described (the load error then says
+/// so instead of showing extism's bare text).
+fn classify_limits(e: &extism::Error, limits: &Limits) -> Option<String> {
+    limit_hit(e).map(|hit| match hit {
+        Hit::Time => format!("timed out after {:?}", limits.timeout),
+        Hit::Fuel => format!("out of fuel ({} units)", limits.fuel.unwrap_or(0)),
+        Hit::Memory => format!("memory limit of {} bytes reached", limits.memory_bytes),
+    })
 }
 
 /// Whether extism stopped the call by advancing the engine's epoch: its "timeout" (a trap
