@@ -2,11 +2,8 @@
 //! trivial call (the probe fixture) through the `plugrt` runtime. `PreWarm::Auto` must never
 //! be slower than `PreWarm::Off` (`cargo xtask bench` prints the ratio).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{RecordBatch, RecordBatchOptions};
-use arrow_schema::Schema;
 use criterion::{Criterion, criterion_group, criterion_main};
 use plugrt::{LoadOptions, PreWarm, Runtime};
 
@@ -16,12 +13,7 @@ fn fixture(flavour: &str) -> Vec<u8> {
 }
 
 fn prewarm(c: &mut Criterion) {
-    let batch = RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &RecordBatchOptions::new().with_row_count(Some(1)),
-    )
-    .unwrap();
+    let batch = plugrt_arrow_ipc::input_batch(&[], 1).unwrap(); // the probe takes no arguments
     let mut group = c.benchmark_group("plugrt_prewarm");
     for flavour in ["component", "extism"] {
         for (label, pre_warm) in [("default", PreWarm::Auto), ("off", PreWarm::Off)] {

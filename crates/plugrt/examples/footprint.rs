@@ -5,11 +5,6 @@
 //! `cargo run --release -p plugrt --features extism --example footprint -- component|extism`
 //! (after `cargo xtask fixtures`). Linux only: it reads `/proc/self`.
 
-use std::sync::Arc;
-
-use arrow_array::{RecordBatch, RecordBatchOptions};
-use arrow_schema::Schema;
-
 fn proc_status() -> (u64, u64, usize) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kb = |key: &str| {
@@ -23,11 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flavour = std::env::args().nth(1).unwrap_or_else(|| "component".into());
     let probe = std::fs::read(format!("fixtures/out/{flavour}/probe.wasm"))?;
     let runtime = plugrt::Runtime::builder().build()?;
-    let batch = RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &RecordBatchOptions::new().with_row_count(Some(1)),
-    )?;
+    let batch = plugrt_arrow_ipc::input_batch(&[], 1)?; // the probe takes no arguments
     let (rss0, size0, maps0) = proc_status();
     println!("flavour {flavour}: before loading: RSS {rss0} kB, address space {size0} kB, {maps0} mappings");
     println!(

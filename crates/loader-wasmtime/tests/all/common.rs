@@ -8,8 +8,7 @@ use std::time::Duration;
 
 pub use crate::api::MEMORY_LIMIT;
 use crate::api::{Error, FLAVOUR, Limits, LoadOptions, Plugin, Runtime};
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
-use arrow_schema::Schema;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 
 /// The built fixture `name` of the loader's flavour; fails (never skips) if it was not built.
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -49,7 +48,13 @@ pub fn load_err(name: &str) -> Error {
 
 /// A batch of the given argument columns.
 pub fn batch(args: Vec<ArrayRef>) -> RecordBatch {
-    plugrt_arrow_ipc::input_batch(&args, args.first().map_or(1, |a| a.len())).unwrap()
+    let rows = args.first().map_or(1, |a| a.len());
+    batch_of(args, rows)
+}
+
+/// The argument batch of a call: these columns, this many rows (zero columns are allowed).
+fn batch_of(args: Vec<ArrayRef>, rows: usize) -> RecordBatch {
+    plugrt_arrow_ipc::input_batch(&args, rows).unwrap()
 }
 
 /// One Int64 row: the input every edge-case fixture declares.
@@ -59,12 +64,7 @@ pub fn one_int() -> RecordBatch {
 
 /// A batch of `rows` rows and no columns (zero-argument functions).
 pub fn no_args(rows: usize) -> RecordBatch {
-    RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &RecordBatchOptions::new().with_row_count(Some(rows)),
-    )
-    .unwrap()
+    batch_of(vec![], rows)
 }
 
 /// Asserts that `plugin`'s pool holds no leased instance and still serves calls.

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, RecordBatchOptions};
-use arrow_schema::Schema;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use plugrt::{Flavour, Limits, Runtime};
 
 /// Every flavour this build loads.
@@ -58,7 +57,13 @@ pub fn runtime() -> Runtime {
 }
 
 pub fn batch(args: Vec<ArrayRef>) -> RecordBatch {
-    plugrt_arrow_ipc::input_batch(&args, args.first().map_or(1, |a| a.len())).unwrap()
+    let rows = args.first().map_or(1, |a| a.len());
+    batch_of(args, rows)
+}
+
+/// The argument batch of a call: these columns, this many rows (zero columns are allowed).
+fn batch_of(args: Vec<ArrayRef>, rows: usize) -> RecordBatch {
+    plugrt_arrow_ipc::input_batch(&args, rows).unwrap()
 }
 
 pub fn one_int() -> RecordBatch {
@@ -66,12 +71,7 @@ pub fn one_int() -> RecordBatch {
 }
 
 pub fn no_args(rows: usize) -> RecordBatch {
-    RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &RecordBatchOptions::new().with_row_count(Some(rows)),
-    )
-    .unwrap()
+    batch_of(vec![], rows)
 }
 
 /// The probe's answer: how many calls its instance has seen (1 in a fresh instance).
