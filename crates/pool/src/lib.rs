@@ -40,6 +40,12 @@
 //!   was [poisoned](Lease::poison) (or dropped during a panic), after `max_uses` or `max_idle`
 //!   (`Reuse::Bounded`), when the manager's [`recycle`](Manager::recycle) refuses them, or when
 //!   the pool [closes](Pool::close).
+//! - **Pre-warm that pays.** [`PoolBuilder::prewarm_threshold`] keeps `min_ready` only while
+//!   the median creation (from the `create_time` histogram) takes at least the threshold.
+//! - **Budget.** Pools given one [`Budget`] share a cap on live instances: each slot holds a
+//!   permit; when the budget is spent, idle ready instances of other pools are dropped first
+//!   (retire reason `Evicted`), and only leased ones make a caller wait
+//!   ([`PoolError::BudgetExhausted`] at its deadline).
 //! - **Metrics.** [`Pool::metrics`] returns counters, gauges and microsecond-resolution
 //!   histograms; an [`Observer`] receives each event. No metrics backend is linked.
 //!
