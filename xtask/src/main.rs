@@ -11,10 +11,10 @@
 //!   tests with its default features, the book's getting-started example on both flavours'
 //!   fixtures, then the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
-//! - `run [--extism] FIXTURE FUNCTION [--rows N]`: builds the fixtures, then calls FUNCTION of
-//!   the component fixture (with `--extism`, the Extism one) on sample rows through the
-//!   `plugrt-run` binary (crates/cli), which picks the loader by flavour and prints input and
-//!   output.
+//! - `run [--extism] FIXTURE FUNCTION [ARGS]`: builds the fixtures, then runs
+//!   `plugrt call FIXTURE.wasm FUNCTION [ARGS]` (crates/cli, release build) on the component
+//!   fixture (with `--extism`, the Extism one): input and output tables and timings. ARGS are
+//!   `plugrt call`'s (`--rows N`, literals, `--input FILE`).
 //! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
 //!   from crates.io if missing, writes the seed corpus, runs libFuzzer. Not part of `test`.
 //! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
@@ -32,7 +32,7 @@ mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask <test | fixtures | run [--extism] FIXTURE FUNCTION [--rows N] | bench [criterion args] | fuzz [seconds]>";
+const USAGE: &str = "usage: cargo xtask <test | fixtures | run [--extism] FIXTURE FUNCTION [ARGS] | bench [criterion args] | fuzz [seconds]>";
 
 fn main() {
     if let Err(e) = run() {
@@ -105,8 +105,8 @@ fn test(sh: &Shell) -> Result {
 }
 
 /// plugrt's feature sets checked one by one: none (loading any plugin is a clear error),
-/// each loader alone, and the default.
-const PLUGRT_FEATURE_SETS: [&str; 3] = ["", "extism", "wasmtime"];
+/// each loader alone (`wasmtime` is the default), and the metrics exporter without a loader.
+const PLUGRT_FEATURE_SETS: [&str; 4] = ["", "extism", "wasmtime", "metrics"];
 
 fn bench(sh: &Shell, args: &[String]) -> Result {
     fixtures::run(sh)?;
@@ -146,6 +146,6 @@ fn run_fixture(sh: &Shell, args: &[String]) -> Result {
     let built = fixtures::out_dir().join(flavour).join(format!("{fixture}.wasm"));
     let path = if built.exists() { built } else { PathBuf::from(fixture) };
     let rest = &args[1..];
-    cmd!(sh, "cargo run --quiet --release --locked -p plugrt-cli --bin plugrt-run -- {path} {rest...}").run()?;
+    cmd!(sh, "cargo run --quiet --release --locked -p plugrt-cli --bin plugrt -- call {path} {rest...}").run()?;
     Ok(())
 }

@@ -1,81 +1,111 @@
-//! `plugrt-run PLUGIN FUNCTION [--rows N]`: loads a plugin of either flavour through the
-//! `plugrt` runtime, builds a sample batch for the function's declared argument types, calls it
-//! and prints input and output as tables.
+//! `plugrt`: the command a plugin author and an operator reach for first.
 //!
-//! `cargo xtask run [--extism] FIXTURE FUNCTION [--rows N]` builds the fixtures and runs this.
+//! - `plugrt inspect PLUGIN...`: what a plugin declares and how it loads;
+//! - `plugrt call PLUGIN FUNCTION [LITERAL... | --rows N | --input FILE]`: one call, input and
+//!   output printed as tables, with its timings;
+//! - `plugrt bench PLUGIN FUNCTION [--rows N] [--threads T] [--seconds S]`: calls per second
+//!   and latency percentiles;
+//! - `plugrt metrics PLUGIN... [--calls N]`: runs calls, prints the OpenMetrics text.
+//!
+//! Everything goes through the `plugrt` crate (both loaders and the `metrics` feature on).
+//! Errors print as one line on stderr and exit with status 1; bad usage exits with 2.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
-use arrow_cast::pretty::pretty_format_batches;
-use arrow_schema::DataType;
+use clap::{Args, Parser, Subcommand};
 
-/// Sample values for one argument: row numbers in the argument's type, every fifth null.
-fn sample(ty: &DataType, rows: usize, arg: usize) -> Result<ArrayRef, String> {
-    let value = |i: usize| (i % 5 != 4).then_some(i + arg);
-    Ok(match ty {
-        DataType::Int64 => Arc::new(Int64Array::from_iter((0..rows).map(|i| value(i).map(|v| v as i64)))),
-        DataType::Int32 => Arc::new(Int32Array::from_iter((0..rows).map(|i| value(i).map(|v| v as i32)))),
-        DataType::Float64 => Arc::new(Float64Array::from_iter((0..rows).map(|i| value(i).map(|v| v as f64 * 0.5)))),
-        DataType::Boolean => Arc::new(BooleanArray::from_iter((0..rows).map(|i| value(i).map(|v| v % 2 == 0)))),
-        DataType::Utf8 => {
-            let words = ["hello", "wörld", "plugrt", "arrow", "wasm"];
-            Arc::new(StringArray::from_iter((0..rows).map(|i| value(i).map(|v| words[v % words.len()]))))
-        }
-        other => return Err(format!("cannot make sample values of type {other} (yet)")),
-    })
+mod bench;
+mod call;
+mod input;
+mod inspect;
+mod metrics;
+mod show;
+
+/// Inspect, call, benchmark and monitor plugrt plugins (WebAssembly UDFs).
+#[derive(Parser)]
+#[command(name = "plugrt", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    ceilings: Ceilings,
 }
 
-fn run() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: plugrt-run PLUGIN FUNCTION [--rows N]";
-    let (path, function) = match (args.first(), args.get(1)) {
-        (Some(p), Some(f)) => (p, f),
-        _ => return Err(usage.into()),
-    };
-    let rows = match args.get(2).map(String::as_str) {
-        None => 5,
-        Some("--rows") => args.get(3).and_then(|n| n.parse().ok()).ok_or(usage)?,
-        Some(_) => return Err(usage.into()),
-    };
-    let started = Instant::now();
-    let runtime = plugrt::Runtime::builder().build().map_err(|e| e.to_string())?;
-    let plugin = runtime.load_file(path).map_err(|e| e.to_string())?;
-    let loaded = started.elapsed();
-    let description = plugin.description();
-    let signature = description.function(function).ok_or_else(|| {
-        let known: Vec<_> = description.functions.iter().map(|f| f.name.as_str()).collect();
-        format!("plugin `{}` has no function `{function}`; it has {known:?}", plugin.name())
-    })?;
-    let columns = signature.args.iter().enumerate().map(|(i, t)| sample(t, rows, i)).collect::<Result<Vec<_>, _>>()?;
-    let input = plugrt_arrow_ipc::input_batch(&columns, rows).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let output = plugin.call(function, &input).map_err(|e| e.to_string())?;
-    let called = started.elapsed();
-    let output = RecordBatch::try_from_iter([("result", output)]).map_err(|e| e.to_string())?;
-    let table =
-        |b: &RecordBatch| pretty_format_batches(std::slice::from_ref(b)).map(|t| t.to_string()).unwrap_or_default();
-    println!(
-        "plugin {} {} ({}, {:?}), loaded in {loaded:.2?}",
-        plugin.name(),
-        description.version,
-        plugin.flavour(),
-        plugin.allocator()
-    );
-    println!(
-        "{function}({}) -> {}",
-        signature.args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
-        signature.returns
-    );
-    println!("input:\n{}", table(&input));
-    println!("output (call took {called:.2?}):\n{}", table(&output));
-    Ok(())
+/// The runtime's ceilings every plugin's own limits are clamped to.
+#[derive(Args, Clone, Copy)]
+struct Ceilings {
+    /// Time limit of one call, creating its instance included, in milliseconds.
+    #[arg(long, global = true, value_name = "MS", default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Memory limit of one instance, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 64)]
+    memory_mib: usize,
+    /// Live instances per plugin.
+    #[arg(long, global = true, value_name = "N", default_value_t = 8)]
+    instances: usize,
 }
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("plugrt-run: {e}");
-        std::process::exit(1);
+#[derive(Subcommand)]
+enum Command {
+    /// Load plugins and print their flavour, name, version, functions, limits and load time.
+    Inspect {
+        /// Plugin files (.wasm): components or Extism modules.
+        #[arg(required = true)]
+        plugins: Vec<PathBuf>,
+    },
+    /// Call one function and print its input, output and timings.
+    Call(call::CallArgs),
+    /// Call one function again and again from several threads; print calls per second and
+    /// latency percentiles.
+    Bench(bench::BenchArgs),
+    /// Run calls of every function of the plugins and print the metrics as OpenMetrics text.
+    Metrics(metrics::MetricsArgs),
+}
+
+impl Ceilings {
+    /// A runtime with these ceilings (and plugrt's other defaults).
+    fn runtime(self) -> Result<plugrt::Runtime, String> {
+        let limits = plugrt::Limits {
+            timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            memory_bytes: self.memory_mib.max(1) << 20,
+            instances: self.instances.max(1),
+            ..plugrt::Limits::default()
+        };
+        plugrt::Runtime::builder().limits(limits).build().map_err(|e| e.to_string())
     }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Inspect { plugins } => inspect::run(cli.ceilings, &plugins),
+        Command::Call(args) => call::run(cli.ceilings, args),
+        Command::Bench(args) => bench::run(cli.ceilings, args),
+        Command::Metrics(args) => metrics::run(cli.ceilings, args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("plugrt: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the plugin at `path` into `runtime`; returns it and how long loading took.
+fn load(runtime: &plugrt::Runtime, path: &std::path::Path) -> Result<(plugrt::Plugin, Duration), String> {
+    let started = std::time::Instant::now();
+    let plugin = runtime.load_file(path).map_err(|e| e.to_string())?;
+    Ok((plugin, started.elapsed()))
+}
+
+/// The declared signature of `function`, or an error listing what the plugin has.
+fn signature(plugin: &plugrt::Plugin, function: &str) -> Result<plugrt::Signature, String> {
+    let description = plugin.description();
+    description.function(function).cloned().ok_or_else(|| {
+        let known: Vec<_> = description.functions.iter().map(|f| f.name.as_str()).collect();
+        format!("plugin `{}` has no function `{function}`; it has: {}", plugin.name(), known.join(", "))
+    })
 }

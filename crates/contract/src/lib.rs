@@ -11,7 +11,8 @@
 //! - [`Limits`], [`LoadOptions`], [`PreWarm`], [`Allocator`]: what every loader is configured
 //!   with;
 //! - [`Plugin`]: the plugin handle every loader returns, around a [`Loader`] that supplies
-//!   only what differs between engines.
+//!   only what differs between engines; it opens the `plugrt.call` and `plugrt.load` spans
+//!   and fills a [`CallReport`] per call.
 //!
 //! # What it does not do
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
@@ -25,6 +26,7 @@ mod input;
 mod limits;
 mod log;
 mod plugin;
+mod report;
 mod versions;
 
 pub use describe::{CONTRACT, Description, Signature, Volatility, parse as parse_description};
@@ -33,7 +35,8 @@ pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};
 pub use input::check_input;
 pub use limits::{AUTO_READY, Allocator, Limits, LoadOptions, PREWARM_THRESHOLD, PreWarm};
-pub use log::{GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
+pub use log::{GUEST_TARGET, GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
 pub use plugin::{Loaded, Loader, Parts, Plugin};
 pub use plugrt_pool::Reuse;
+pub use report::{CallReport, Outcome};
 pub use versions::{Version, Versions, read_plugin_file};

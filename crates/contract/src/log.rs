@@ -6,6 +6,10 @@ use std::sync::Arc;
 /// Messages one call may log; later ones are dropped (and counted in one trace event).
 pub const LOG_BUDGET: u32 = 100;
 
+/// The `tracing` target of guest log lines: filter them with `plugrt::guest=LEVEL`. Inside a
+/// call they sit in its `plugrt.call` span.
+pub const GUEST_TARGET: &str = "plugrt::guest";
+
 /// Longest guest message the host keeps (log line or error), in bytes.
 pub const MAX_MESSAGE: usize = 4096;
 
@@ -75,23 +79,23 @@ impl GuestLog {
         self.dropped
     }
 
-    /// Logs `message` at `level`, cut to 4 KiB, if the budget allows.
+    /// Logs `message` at `level` (target [`GUEST_TARGET`], field `plugin`), cut to 4 KiB, if the budget allows.
     pub fn log(&mut self, level: LogLevel, message: &str) {
         if self.budget == 0 {
             self.dropped += 1;
             if self.dropped == 1 {
-                tracing::trace!(plugin = %self.plugin, "guest log budget used up; dropping messages");
+                tracing::trace!(target: GUEST_TARGET, plugin = %self.plugin, "guest log budget used up; dropping messages");
             }
             return;
         }
         self.budget -= 1;
         let (plugin, message) = (&*self.plugin, cut_message(message));
         match level {
-            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, "{message}"),
+            LogLevel::Trace => tracing::trace!(target: GUEST_TARGET, plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: GUEST_TARGET, plugin, "{message}"),
+            LogLevel::Info => tracing::info!(target: GUEST_TARGET, plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: GUEST_TARGET, plugin, "{message}"),
+            LogLevel::Error => tracing::error!(target: GUEST_TARGET, plugin, "{message}"),
         }
     }
 }

@@ -2,12 +2,12 @@
 //! [`Versions`], reload, the accessors), around a [`Loader`] that supplies only what differs.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch};
 use plugrt_pool::{CloseReport, Manager, MetricsSnapshot, Pool};
 
-use crate::{Allocator, Description, Error, Limits, LoadOptions, Version, Versions};
+use crate::{Allocator, CallReport, Description, Error, Limits, LoadOptions, Outcome, Version, Versions};
 
 /// How a loader turns bytes into a loaded version of a plugin.
 pub trait Loader: Clone + Send + Sync + 'static {
@@ -38,8 +38,9 @@ pub trait Loaded: Send + Sync + 'static {
     type Manager: Manager;
     /// What every loaded version has.
     fn parts(&self) -> &Parts<Self::Manager>;
-    /// Calls `function` on `batch` in an instance from the pool.
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error>;
+    /// Calls `function` on `batch` in an instance from the pool, noting in `report` what
+    /// getting the instance cost ([`CallReport::acquired`]); the caller fills in the rest.
+    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error>;
 }
 
 impl<T: Loaded> Version for T {
@@ -69,9 +70,9 @@ impl<L: Loader> Clone for Plugin<L> {
 }
 
 impl<L: Loader> Plugin<L> {
-    /// Loads the first version through `loader`.
+    /// Loads the first version through `loader`, inside a `plugrt.load` span.
     pub fn load(loader: L, bytes: &[u8], options: LoadOptions) -> Result<Plugin<L>, Error> {
-        let first = loader.load_version(bytes, &options)?;
+        let first = traced_load(options.label(), "load", || loader.load_version(bytes, &options))?;
         Ok(Plugin { shared: Arc::new(Shared { versions: Versions::new(first), loader, options }) })
     }
 
@@ -87,8 +88,9 @@ impl<L: Loader> Plugin<L> {
     /// calls use the new one. The old version's instances drop when its last call ends (it is
     /// not drained: use [`close`](Plugin::close) before a reload for that).
     pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
-        let next = self.shared.loader.load_version(bytes, &self.shared.options)?;
-        self.shared.versions.replace(next)
+        let shared = &self.shared;
+        let next = traced_load(&self.name(), "reload", || shared.loader.load_version(bytes, &shared.options))?;
+        shared.versions.replace(next)
     }
 
     /// The plugin's name (from its `describe` document).
@@ -123,9 +125,75 @@ impl<L: Loader> Plugin<L> {
 
     /// Calls `function` on `batch` (its columns are the arguments) and returns the result
     /// column, checked against the declared type and the batch's row count.
+    ///
+    /// The call runs inside a `plugrt.call` span (target `plugrt`, level INFO) with the fields
+    /// `plugin`, `function`, `rows`, then `outcome`, `wait_us`, `create_us` (only when the call
+    /// created its instance) and `instance` (`fresh` or `reused`) once it ends; the guest's log
+    /// lines are events inside it.
     pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        self.current().call(function, batch)
+        self.call_reported(function, batch).0
     }
+
+    /// [`call`](Plugin::call), also returning what the call did: outcome, time, wait,
+    /// creation. What the `plugrt` façade counts its metrics from.
+    pub fn call_reported(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport) {
+        let started = Instant::now();
+        let current = self.current();
+        let mut report = CallReport::new(batch.num_rows());
+        let span = tracing::info_span!(
+            target: "plugrt",
+            "plugrt.call",
+            plugin = current.name(),
+            function,
+            rows = report.rows,
+            outcome = tracing::field::Empty,
+            wait_us = tracing::field::Empty,
+            create_us = tracing::field::Empty,
+            instance = tracing::field::Empty,
+        );
+        let result = span.in_scope(|| current.call(function, batch, &mut report));
+        report.outcome = Outcome::of(&result);
+        report.elapsed = started.elapsed();
+        if !span.is_disabled() {
+            span.record("outcome", report.outcome.as_str());
+            span.record("wait_us", report.waited.as_micros() as u64);
+            if let Some(created) = report.created {
+                span.record("create_us", created.as_micros() as u64);
+            }
+            span.record("instance", report.instance());
+        }
+        (result, report)
+    }
+}
+
+/// Runs `load` inside a `plugrt.load` span (target `plugrt`, level INFO; fields `plugin`: the
+/// label or current name, `action`: `load` or `reload`, then `name`, `outcome` and `took_ms`).
+/// A failure is also logged at DEBUG inside the span (the caller gets the error).
+fn traced_load<T: Version>(label: &str, action: &str, load: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let span = tracing::info_span!(
+        target: "plugrt",
+        "plugrt.load",
+        plugin = label,
+        action,
+        name = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        took_ms = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+    let started = Instant::now();
+    let loaded = load();
+    span.record("took_ms", started.elapsed().as_secs_f64() * 1e3);
+    match &loaded {
+        Ok(version) => {
+            span.record("name", version.name());
+            span.record("outcome", "ok");
+        }
+        Err(e) => {
+            span.record("outcome", "error");
+            tracing::debug!(target: "plugrt", error = %e, "plugin did not {action}");
+        }
+    }
+    loaded
 }
 
 impl<L: Loader> std::fmt::Debug for Plugin<L> {

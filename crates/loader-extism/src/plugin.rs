@@ -8,7 +8,9 @@ use std::time::Duration;
 use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
-use plugrt_contract::{GuestError, GuestLog, Loaded, Loader, Parts, check_input, parse_description, start_envelope};
+use plugrt_contract::{
+    CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input, parse_description, start_envelope,
+};
 use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::{Trap, WasmBacktrace};
 
@@ -156,8 +158,8 @@ impl Loaded for ModuleVersion {
         &self.parts
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        ModuleVersion::call(self, function, batch)
+    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
+        ModuleVersion::call(self, function, batch, report)
     }
 }
 
@@ -257,7 +259,7 @@ impl ModuleVersion {
         Ok(ModuleVersion { parts, name, ipc_limits, interrupts })
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
         let (plugin, owned) = (|| self.name.to_string(), || function.to_owned());
         let signature = self
             .parts
@@ -278,18 +280,19 @@ impl ModuleVersion {
             let mut envelope = envelope.borrow_mut();
             start_envelope(function, &mut envelope);
             encoded.append_to(&mut envelope);
-            self.run(function, &envelope)
+            self.run(function, &envelope, report)
         })?;
         decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
             .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source })
     }
 
     /// Runs the call in a fresh enough instance, again if another call's timeout interrupted it.
-    fn run(&self, function: &str, envelope: &[u8]) -> Result<Vec<u8>, Error> {
+    fn run(&self, function: &str, envelope: &[u8], report: &mut CallReport) -> Result<Vec<u8>, Error> {
         let mut interrupted = 0;
         // Bounded: each pass retires one instance, and the pool replaces it with a current one.
         for _ in 0..self.parts.limits.instances + 2 * INTERRUPTED_RUNS as usize {
             let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
+            report.acquired(&lease);
             if lease.interrupts < self.interrupts.load(Ordering::Acquire) {
                 lease.poison(); // created before the engine's last interrupt: it would be interrupted too
                 continue;
@@ -297,7 +300,11 @@ impl ModuleVersion {
             match self.invoke(&mut lease, function, envelope) {
                 Ok(output) => return Ok(output),
                 Err(failure) => {
-                    lease.poison();
+                    // A guest's own error leaves its instance sound (as in the component
+                    // loader); anything else may have left it half-way through.
+                    if !matches!(failure, Failure::Error(Error::Guest { .. })) {
+                        lease.poison();
+                    }
                     match failure {
                         Failure::Error(e) => return Err(e),
                         Failure::Interrupted => {

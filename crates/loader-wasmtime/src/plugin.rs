@@ -14,7 +14,7 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use crate::host::{self, CallError, HostState};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
-use plugrt_contract::{Loaded, Loader, Parts, check_input, parse_description};
+use plugrt_contract::{CallReport, Loaded, Loader, Parts, check_input, parse_description};
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
 /// is). Cheap to clone; calls may run from many threads at once.
@@ -114,8 +114,8 @@ impl Loaded for ComponentVersion {
         &self.parts
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        ComponentVersion::call(self, function, batch)
+    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
+        ComponentVersion::call(self, function, batch, report)
     }
 }
 
@@ -190,7 +190,7 @@ impl ComponentVersion {
         Ok(ComponentVersion { parts, name, ipc_limits, call_index, ticks })
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
         let signature = self
             .parts
             .description
@@ -202,6 +202,7 @@ impl ComponentVersion {
             message,
         })?;
         let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
+        report.acquired(&lease);
         let output = INPUT.with(|input| {
             let mut input = input.borrow_mut();
             encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {

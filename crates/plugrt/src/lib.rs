@@ -40,15 +40,26 @@
 
 mod flavour;
 mod loaders;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod plugin;
 mod runtime;
+mod stats;
 
 pub use flavour::Flavour;
 pub use plugin::Plugin;
 pub use plugrt_contract::{
-    AUTO_READY, Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PREWARM_THRESHOLD,
-    PreWarm, Reuse, Signature, Volatility,
+    AUTO_READY, Allocator, CONTRACT, CallReport, Description, Error, GUEST_TARGET, GuestErrorKind, Limits, LoadOptions,
+    Outcome, PREWARM_THRESHOLD, PreWarm, Reuse, Signature, Volatility,
 };
-pub use plugrt_pool::{BudgetStatus, CloseReport, MetricsSnapshot};
+pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot};
 pub(crate) use runtime::Settings;
 pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, Runtime, RuntimeBuilder};
+pub use stats::FunctionMetrics;
+
+#[cfg(feature = "metrics")]
+pub use metrics::MetricsCollector;
+/// The `prometheus_client` crate plugrt's exporter is written against (feature `metrics`), so
+/// a host registers the collector in a registry of the same version.
+#[cfg(feature = "metrics")]
+pub use prometheus_client;

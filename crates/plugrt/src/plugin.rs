@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use plugrt_contract::{Allocator, Description, Error, Limits, Loader};
+use plugrt_contract::{Allocator, CallReport, Description, Error, Limits, Loader};
 use plugrt_pool::{CloseReport, MetricsSnapshot};
 
-use crate::Flavour;
+use crate::stats::PluginStats;
+use crate::{Flavour, FunctionMetrics};
 
 /// What the façade needs of a loader's plugin handle, whatever the loader.
 trait AnyPlugin: Send + Sync {
@@ -16,7 +17,7 @@ trait AnyPlugin: Send + Sync {
     fn metrics(&self) -> MetricsSnapshot;
     fn allocator(&self) -> Allocator;
     fn close(&self, drain: Duration) -> CloseReport;
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error>;
+    fn call(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport);
     fn reload(&self, bytes: &[u8]) -> Result<(), Error>;
 }
 
@@ -36,8 +37,8 @@ impl<L: Loader> AnyPlugin for plugrt_contract::Plugin<L> {
     fn close(&self, drain: Duration) -> CloseReport {
         plugrt_contract::Plugin::close(self, drain)
     }
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        plugrt_contract::Plugin::call(self, function, batch)
+    fn call(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport) {
+        plugrt_contract::Plugin::call_reported(self, function, batch)
     }
     fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
         plugrt_contract::Plugin::reload(self, bytes)
@@ -52,18 +53,40 @@ impl<L: Loader> AnyPlugin for plugrt_contract::Plugin<L> {
 pub struct Plugin {
     inner: Arc<dyn AnyPlugin>,
     flavour: Flavour,
+    stats: Arc<PluginStats>,
 }
 
 impl Plugin {
     #[cfg_attr(not(any(feature = "wasmtime", feature = "extism")), allow(dead_code))]
     pub(crate) fn new<L: Loader>(plugin: plugrt_contract::Plugin<L>, flavour: Flavour) -> Plugin {
-        Plugin { inner: Arc::new(plugin), flavour }
+        let stats = Arc::new(PluginStats::new(&plugin.description()));
+        Plugin { inner: Arc::new(plugin), flavour, stats }
     }
 
     /// Calls `function` on `batch` (its columns are the arguments, in declared order) and
     /// returns the result column, checked against the declared type and the row count.
+    ///
+    /// The call runs in a `plugrt.call` span (target `plugrt`) and is counted in
+    /// [`function_metrics`](Plugin::function_metrics). See [`call_reported`](Plugin::call_reported)
+    /// for what the call cost.
     pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        self.inner.call(function, batch)
+        self.call_reported(function, batch).0
+    }
+
+    /// [`call`](Plugin::call), also returning what the call did: its outcome, duration, time
+    /// spent getting an instance and creating one, and whether the instance was reused.
+    pub fn call_reported(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport) {
+        let (result, report) = self.inner.call(function, batch);
+        self.stats.record(function, &report);
+        (result, report)
+    }
+
+    /// Per declared function: calls by outcome, rows, and histograms of call time, instance
+    /// wait and instance creation, counted since the plugin was loaded (reloads keep them; a
+    /// function a new version no longer declares is dropped). Calls to undeclared functions
+    /// are not counted anywhere.
+    pub fn function_metrics(&self) -> Vec<FunctionMetrics> {
+        self.stats.snapshot()
     }
 
     /// The plugin's name, from its `describe` document.
@@ -86,7 +109,8 @@ impl Plugin {
         self.inner.limits()
     }
 
-    /// Its instance pool's counters, gauges and histograms (current version).
+    /// Its instance pool's counters, gauges and histograms (current version: a reload starts
+    /// a new pool, so these start again from zero).
     pub fn metrics(&self) -> MetricsSnapshot {
         self.inner.metrics()
     }
@@ -100,7 +124,9 @@ impl Plugin {
     /// Swaps in a new version of the same name and flavour, loaded and checked first; calls
     /// already running finish on the old one. See [`crate::Runtime::reload`].
     pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
-        self.inner.reload(bytes)
+        self.inner.reload(bytes)?;
+        self.stats.declare(&self.inner.description());
+        Ok(())
     }
 
     /// Stops new calls (they fail with `Error::Closed`) and waits up to `drain` for calls in

@@ -123,10 +123,10 @@ impl RuntimeBuilder {
 /// It does not watch folders, persist its registry, or grant any capability by default.
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     component: Box<dyn FlavourLoader>,
     extism: Box<dyn FlavourLoader>,
     settings: Settings,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::Manager;
 use crate::shared::{Entry, Shared};
@@ -21,11 +22,31 @@ pub struct Lease<M: Manager> {
     shared: Arc<Shared<M>>,
     entry: Option<Entry<M::Instance>>,
     poisoned: bool,
+    acquisition: Acquisition,
+}
+
+/// How a lease was obtained: what the caller paid before it could use the instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acquisition {
+    /// Time from the start of the acquire to the lease, waiting and any creation on the
+    /// caller's path included. Zero when a ready instance was taken at once (that path is not
+    /// timed, to keep it cheap).
+    pub waited: Duration,
+    /// How long creating the instance took, when it was created for this caller (the pool had
+    /// no ready one). `None` for an instance taken ready: pre-warmed or reused.
+    pub created: Option<Duration>,
+    /// Whether the instance had served an earlier lease (bounded reuse only).
+    pub reused: bool,
 }
 
 impl<M: Manager> Lease<M> {
-    pub(crate) fn new(shared: Arc<Shared<M>>, entry: Entry<M::Instance>) -> Self {
-        Lease { shared, entry: Some(entry), poisoned: false }
+    pub(crate) fn new(shared: Arc<Shared<M>>, entry: Entry<M::Instance>, acquisition: Acquisition) -> Self {
+        Lease { shared, entry: Some(entry), poisoned: false, acquisition }
+    }
+
+    /// How this lease was obtained (wait, creation on the caller's path, reuse).
+    pub fn acquisition(&self) -> Acquisition {
+        self.acquisition
     }
 
     fn entry(&self) -> &Entry<M::Instance> {

@@ -102,11 +102,11 @@ mod waiter;
 pub use budget::{Budget, BudgetExhausted, BudgetStatus, Permit};
 pub use config::{Reuse, ReuseLimits};
 pub use error::{BuildError, PoolError};
-pub use lease::Lease;
+pub use lease::{Acquisition, Lease};
 pub use maintenance::{DEFAULT_TICK, Maintainer};
 pub use manager::{Manager, PoolResourceLimit};
 pub use metrics::{
-    BUCKET_BOUNDS_NS, Counters, Event, HistogramSnapshot, MetricsSnapshot, Observer, RetireReason, Status,
+    BUCKET_BOUNDS_NS, Counters, Event, Histogram, HistogramSnapshot, MetricsSnapshot, Observer, RetireReason, Status,
 };
 pub use pool::{CloseReport, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_INSTANCES, MaintainReport, Pool, PoolBuilder};
 pub use waiter::Acquire;

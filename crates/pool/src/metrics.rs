@@ -108,23 +108,37 @@ pub const BUCKET_BOUNDS_NS: [u64; 24] = {
     bounds
 };
 
+impl std::fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Histogram").field("count", &self.snapshot().count).finish_non_exhaustive()
+    }
+}
+
 const BUCKETS: usize = BUCKET_BOUNDS_NS.len() + 1;
 
-/// A lock-free histogram of durations over [`BUCKET_BOUNDS_NS`].
+/// A lock-free histogram of durations over [`BUCKET_BOUNDS_NS`]: one atomic add per bucket
+/// and one for the sum, no lock, no allocation. The pool keeps two; the `plugrt` façade keeps
+/// its per-function call timings in these too.
+///
+/// It keeps no minimum, maximum or exact quantiles: [`HistogramSnapshot::quantile`] answers
+/// with a bucket's upper bound.
 #[derive(Default)]
-pub(crate) struct Histogram {
+pub struct Histogram {
     buckets: [AtomicU64; BUCKETS],
     sum_ns: AtomicU64,
 }
 
 impl Histogram {
-    pub(crate) fn record(&self, d: Duration) {
+    /// Counts one duration (durations beyond `u64::MAX` nanoseconds count as that).
+    pub fn record(&self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.buckets[bucket_of(ns)].fetch_add(1, Relaxed);
         self.sum_ns.fetch_add(ns, Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+    /// A copy of the counts; concurrent records may be half-seen (a bucket counted before the
+    /// sum), which is fine for monitoring and nothing else relies on.
+    pub fn snapshot(&self) -> HistogramSnapshot {
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
         HistogramSnapshot { count: counts.iter().sum(), counts, sum: Duration::from_nanos(self.sum_ns.load(Relaxed)) }
     }

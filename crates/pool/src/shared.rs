@@ -18,7 +18,7 @@ use crate::maintenance::{Maintain, Maintainer};
 use crate::metrics::{Event, Metrics, Observer, RetireReason, Status};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::waiter::{Waiter, Withdrawn};
-use crate::{Lease, Manager, PoolError, Reuse};
+use crate::{Acquisition, Lease, Manager, PoolError, Reuse};
 
 /// Creations measured before a pre-warm threshold decides (see `PoolBuilder::prewarm_threshold`).
 pub(crate) const PREWARM_SAMPLES: u64 = 4;
@@ -291,7 +291,8 @@ impl<M: Manager> Shared<M> {
         let waited = started.map(|s| s.elapsed()).or(created);
         self.metrics.acquired(waited, reused);
         self.emit(Event::Acquired { waited: waited.unwrap_or_default(), reused });
-        Ok(Lease::new(self.clone(), entry))
+        let acquisition = Acquisition { waited: waited.unwrap_or_default(), created, reused };
+        Ok(Lease::new(self.clone(), entry, acquisition))
     }
 
     /// Checks a used instance before reuse: idle limit, then the manager's `recycle`.

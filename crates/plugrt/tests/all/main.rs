@@ -10,4 +10,6 @@ mod concurrency;
 mod edge_cases;
 mod flavours;
 #[cfg(any(feature = "wasmtime", feature = "extism"))]
+mod observability;
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod scale;

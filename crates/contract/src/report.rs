@@ -1,0 +1,147 @@
+//! [`CallReport`] and [`Outcome`]: what one call did, as its `tracing` span and the metrics
+//! report it.
+
+use std::time::Duration;
+
+use plugrt_pool::{Lease, Manager};
+
+use crate::Error;
+
+/// How a call ended, one label value per kind of [`Error`] an operator tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The call returned its result column.
+    Ok,
+    /// The guest answered with a `call-error`.
+    GuestError,
+    /// The guest trapped (crashed).
+    Trap,
+    /// The call ran past its time limit.
+    Timeout,
+    /// The call used up its fuel.
+    OutOfFuel,
+    /// The guest was refused memory beyond its limit.
+    MemoryLimit,
+    /// The guest's output broke the contract (not IPC, wrong type or rows, too large).
+    Contract,
+    /// No instance was free in time (the plugin's cap or the runtime's budget).
+    Exhausted,
+    /// The plugin was closed.
+    Closed,
+    /// The caller's batch did not match the declared arguments (no guest ran).
+    InvalidInput,
+}
+
+impl Outcome {
+    /// Every outcome, in the order metrics list them.
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Ok,
+        Outcome::GuestError,
+        Outcome::Trap,
+        Outcome::Timeout,
+        Outcome::OutOfFuel,
+        Outcome::MemoryLimit,
+        Outcome::Contract,
+        Outcome::Exhausted,
+        Outcome::Closed,
+        Outcome::InvalidInput,
+    ];
+
+    /// How `result` ended. Errors a call cannot return (load and runtime errors) and an unknown
+    /// function count as `InvalidInput`: the caller asked for something that is not there.
+    pub fn of<T>(result: &Result<T, Error>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Ok,
+            Err(e) => match e {
+                Error::Guest { .. } => Outcome::GuestError,
+                Error::Trap { .. } => Outcome::Trap,
+                Error::Timeout { .. } => Outcome::Timeout,
+                Error::OutOfFuel { .. } => Outcome::OutOfFuel,
+                Error::MemoryLimit { .. } => Outcome::MemoryLimit,
+                Error::Contract { .. } | Error::OutputTooLarge { .. } => Outcome::Contract,
+                Error::Exhausted { .. } => Outcome::Exhausted,
+                Error::Closed { .. } => Outcome::Closed,
+                Error::InvalidInput { .. } | Error::UnknownFunction { .. } | Error::Load { .. } | Error::Runtime(_) => {
+                    Outcome::InvalidInput
+                }
+            },
+        }
+    }
+
+    /// The label value: `ok`, `guest_error`, `trap`, `timeout`, `out_of_fuel`, `memory_limit`,
+    /// `contract`, `exhausted`, `closed`, `invalid_input`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::GuestError => "guest_error",
+            Outcome::Trap => "trap",
+            Outcome::Timeout => "timeout",
+            Outcome::OutOfFuel => "out_of_fuel",
+            Outcome::MemoryLimit => "memory_limit",
+            Outcome::Contract => "contract",
+            Outcome::Exhausted => "exhausted",
+            Outcome::Closed => "closed",
+            Outcome::InvalidInput => "invalid_input",
+        }
+    }
+
+    /// Its position in [`Outcome::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one call did besides its result: filled in by the loader while it runs, then reported
+/// in the call's `plugrt.call` span and counted by the façade's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Rows of the input batch.
+    pub rows: usize,
+    /// The whole call, instance wait included.
+    pub elapsed: Duration,
+    /// Time spent getting an instance (waiting, and creating one when none was ready).
+    pub waited: Duration,
+    /// Time spent creating the instance(s) it ran in, when the call had to create them itself;
+    /// `None` when it ran in a ready (pre-warmed or reused) instance, or got none.
+    pub created: Option<Duration>,
+    /// Whether its instance had served an earlier call (bounded reuse only).
+    pub reused: bool,
+}
+
+impl CallReport {
+    /// A report for a call on `rows` rows that has not run yet.
+    pub fn new(rows: usize) -> CallReport {
+        CallReport {
+            outcome: Outcome::Ok,
+            rows,
+            elapsed: Duration::ZERO,
+            waited: Duration::ZERO,
+            created: None,
+            reused: false,
+        }
+    }
+
+    /// Adds what getting `lease` cost. A loader that acquires more than once for one call (a
+    /// retry) calls this for each; times add up.
+    pub fn acquired<M: Manager>(&mut self, lease: &Lease<M>) {
+        let a = lease.acquisition();
+        self.waited += a.waited;
+        if let Some(took) = a.created {
+            self.created = Some(self.created.unwrap_or_default() + took);
+        }
+        self.reused = a.reused;
+    }
+
+    /// `"fresh"` or `"reused"`, as the span's `instance` field says it.
+    pub fn instance(&self) -> &'static str {
+        if self.reused { "reused" } else { "fresh" }
+    }
+}

@@ -1,0 +1,108 @@
+//! Per-function call statistics every [`Plugin`](crate::Plugin) keeps: plain atomics, counted
+//! from each call's [`CallReport`], read by [`Plugin::function_metrics`](crate::Plugin::function_metrics)
+//! and by the Prometheus exporter (feature `metrics`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use parking_lot::RwLock;
+use plugrt_contract::{CallReport, Description, Outcome};
+use plugrt_pool::{Histogram, HistogramSnapshot};
+
+/// The counts of one function since its plugin was loaded (they survive reloads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionMetrics {
+    /// The function.
+    pub function: String,
+    /// Calls by how they ended, in the order of [`Outcome::ALL`].
+    pub calls: [(Outcome, u64); Outcome::ALL.len()],
+    /// Rows of every call's input, whatever its outcome.
+    pub rows: u64,
+    /// Whole calls, instance wait included.
+    pub duration: HistogramSnapshot,
+    /// Getting an instance (waiting, and creating one when none was ready).
+    pub wait: HistogramSnapshot,
+    /// Instance creations on the call's own path (calls that found no ready instance).
+    pub create: HistogramSnapshot,
+}
+
+impl FunctionMetrics {
+    /// Calls that ended with `outcome`.
+    pub fn calls_with(&self, outcome: Outcome) -> u64 {
+        self.calls[outcome.index()].1
+    }
+
+    /// All calls, whatever their outcome.
+    pub fn total_calls(&self) -> u64 {
+        self.calls.iter().map(|(_, n)| n).sum()
+    }
+}
+
+#[derive(Default)]
+struct FunctionStats {
+    calls: [AtomicU64; Outcome::ALL.len()],
+    rows: AtomicU64,
+    duration: Histogram,
+    wait: Histogram,
+    create: Histogram,
+}
+
+impl FunctionStats {
+    fn record(&self, report: &CallReport) {
+        self.calls[report.outcome.index()].fetch_add(1, Relaxed);
+        self.rows.fetch_add(report.rows as u64, Relaxed);
+        self.duration.record(report.elapsed);
+        self.wait.record(report.waited);
+        if let Some(created) = report.created {
+            self.create.record(created);
+        }
+    }
+
+    fn snapshot(&self, function: &str) -> FunctionMetrics {
+        FunctionMetrics {
+            function: function.to_owned(),
+            calls: std::array::from_fn(|i| (Outcome::ALL[i], self.calls[i].load(Relaxed))),
+            rows: self.rows.load(Relaxed),
+            duration: self.duration.snapshot(),
+            wait: self.wait.snapshot(),
+            create: self.create.snapshot(),
+        }
+    }
+}
+
+/// The statistics of one plugin's declared functions. Calls to a function the plugin does not
+/// declare are not counted: a caller's typo must not create a series.
+#[derive(Default)]
+pub(crate) struct PluginStats {
+    functions: RwLock<BTreeMap<String, Arc<FunctionStats>>>,
+}
+
+impl PluginStats {
+    /// Stats for every function `description` declares.
+    pub(crate) fn new(description: &Description) -> PluginStats {
+        let stats = PluginStats::default();
+        stats.declare(description);
+        stats
+    }
+
+    /// After a reload: adds the functions the new version declares and forgets those it no
+    /// longer does; the others keep counting.
+    pub(crate) fn declare(&self, description: &Description) {
+        let mut functions = self.functions.write();
+        functions.retain(|name, _| description.function(name).is_some());
+        for f in &description.functions {
+            functions.entry(f.name.clone()).or_default();
+        }
+    }
+
+    pub(crate) fn record(&self, function: &str, report: &CallReport) {
+        if let Some(stats) = self.functions.read().get(function) {
+            stats.record(report);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<FunctionMetrics> {
+        self.functions.read().iter().map(|(name, stats)| stats.snapshot(name)).collect()
+    }
+}
