@@ -8,13 +8,16 @@
 //! - `test`: everything CI checks, in order: the fixtures (and native checks of the realistic
 //!   guests' logic), rustfmt, clippy (warnings are errors; for the `plugrt` façade also with no
 //!   loader and with each loader alone), the workspace's tests (all features), the façade's
-//!   tests with its default features, the book's getting-started example on both flavours'
-//!   fixtures, then the pool's loom models (a separate `--cfg plugrt_loom` build in
+//!   tests with its default features, the examples the book includes (getting started on both
+//!   flavours' fixtures, the loaders, the pool, operating), the docs site (`docs`, below), then
+//!   the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `run [--extism] FIXTURE FUNCTION [ARGS]`: builds the fixtures, then runs
 //!   `plugrt call FIXTURE.wasm FUNCTION [ARGS]` (crates/cli, release build) on the component
 //!   fixture (with `--extism`, the Extism one): input and output tables and timings. ARGS are
 //!   `plugrt call`'s (`--rows N`, literals, `--input FILE`).
+//! - `docs`: renders the book and the API docs into one site under `target/site/` and checks
+//!   its includes and links (see `docs.rs`; installs mdbook into `.tools/` on first use).
 //! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
 //!   from crates.io if missing, writes the seed corpus, runs libFuzzer. Not part of `test`.
 //! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
@@ -26,13 +29,14 @@ use std::time::SystemTime;
 use xshell::{Shell, cmd};
 
 mod bench_report;
+mod docs;
 #[cfg(test)]
 mod fixture_checks;
 mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask <test | fixtures | run [--extism] FIXTURE FUNCTION [ARGS] | bench [criterion args] | fuzz [seconds]>";
+const USAGE: &str = "usage: cargo xtask <test | fixtures | docs | run [--extism] FIXTURE FUNCTION [ARGS] | bench [criterion args] | fuzz [seconds]>";
 
 fn main() {
     if let Err(e) = run() {
@@ -48,6 +52,7 @@ fn run() -> Result {
     match args.first().map(String::as_str) {
         Some("test") => test(&sh),
         Some("fixtures") => fixtures::run(&sh),
+        Some("docs") => docs::run(&sh),
         Some("run") => run_fixture(&sh, &args[1..]),
         Some("bench") => bench(&sh, &args[1..]),
         Some("fuzz") => fuzz(&sh, args.get(1).map(String::as_str)),
@@ -89,12 +94,21 @@ fn test(sh: &Shell) -> Result {
     cmd!(sh, "cargo test --workspace --locked").run()?;
     step("tests: plugrt with its default features only");
     cmd!(sh, "cargo test -p plugrt --locked --test all").run()?;
-    // The book's getting-started program, on both flavours' fixtures.
+    // The programs the book includes, run as the book says.
+    let out = fixtures::out_dir();
     for flavour in ["component", "extism"] {
         step(&format!("example: getting_started on the {flavour} fixtures"));
-        let dir = fixtures::out_dir().join(flavour);
+        let dir = out.join(flavour);
         cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism --example getting_started -- {dir}").run()?;
     }
+    step("examples: the loaders, the pool, operating");
+    let (component, extism) = (out.join("component/c_udf.wasm"), out.join("extism/c_udf.wasm"));
+    cmd!(sh, "cargo run --quiet --locked -p plugrt-wasmtime --example call_component -- {component}").run()?;
+    cmd!(sh, "cargo run --quiet --locked -p plugrt-extism --example call_extism -- {extism}").run()?;
+    cmd!(sh, "cargo run --quiet --locked -p plugrt-pool --example lease").run()?;
+    cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism,metrics --example operating -- {component}")
+        .run()?;
+    docs::run(sh)?;
     step("loom models (plugrt-pool)");
     {
         let _flags = sh.push_env("RUSTFLAGS", "--cfg plugrt_loom");

@@ -38,17 +38,7 @@
 //! bytes this process produced itself.
 //!
 //! # Measured
-//! Medians from `cargo xtask bench` on the project's 2-core machine, each against a memcpy of
-//! the same stream bytes in the same run:
-//!
-//! | column | stream | memcpy | encode | decode |
-//! |---|---|---|---|---|
-//! | 1M `Int64` | 8 MB | 250 us | 1.11x | 0.008x (2.1 us) |
-//! | 1M nullable `Float64` | 8.1 MB | 277 us | 0.99x | 0.040x (11 us, null count check) |
-//! | 100k `Utf8` | 1.8 MB | 47 us | 1.15x | 4.5x (UTF-8 validation) |
-//! | 100k struct of `Int64` and `List<Int32>` | 1.5 MB | 39 us | 1.31x | 3.1x (offsets validation) |
-//!
-//! Targets: encode <= 1.5x memcpy, primitive decode <= 0.05x memcpy.
+#![doc = include_str!("../../../docs/src/figures/arrow-ipc.md")]
 
 mod contract;
 mod error;

@@ -62,10 +62,9 @@ impl Limits {
 /// Whether a plugin keeps fresh instances ready ahead of calls.
 ///
 /// Pre-warm is not free: the maintenance worker competes with callers for cores, and an
-/// instance built on another thread is cold in the caller's cache. Measured on a 2-core
-/// machine (`cargo xtask bench`), a trivial wasmtime call took 5.9 us with its instance
-/// created inline and 12.6 us pre-warmed (creation costs ~3-6 us), while an Extism call took
-/// 77 us inline and 39.5 us pre-warmed (creation costs 55-85 us).
+/// instance built on another thread is cold in the caller's cache.
+///
+#[doc = include_str!("../../../docs/src/figures/prewarm.md")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PreWarm {
     /// Keep [`AUTO_READY`] instances ready only while the median time to create one is at

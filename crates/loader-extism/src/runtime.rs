@@ -18,12 +18,11 @@ pub struct RuntimeConfig {
     /// cap plus 6: `describe`'s instance and 5 used ones waiting to be dropped), instead of
     /// wasmtime's on-demand allocator. Default `false`.
     ///
-    /// Pooling makes a fresh instance cheaper to create and to drop (93-110 us against
-    /// 253-254 us to create one, measured on a 2-core machine), but extism gives every plugin
-    /// an engine of its own, and each pooling engine costs about 2,100 memory mappings and
-    /// 2.8 MB of RSS (measured with the probe fixture) against about 44 mappings and 0.24 MB
-    /// on demand. Linux allows 65,530 mappings per process by default (`vm.max_map_count`),
-    /// so pooling stops loads at about 30 plugins; on demand, hundreds load, and pre-warm
+    /// Pooling makes a fresh instance cheaper to create and to drop, but costs mappings:
+    ///
+    #[doc = include_str!("../../../docs/src/figures/extism-pooling.md")]
+    ///
+    /// On demand, hundreds load, and pre-warm
     /// ([`PreWarm::Auto`](crate::PreWarm)) keeps the slower creation off the calls' path.
     /// Turn it on for a runtime that hosts a few hot plugins. It reserves address space per
     /// plugin: `(instances + 6 + room for a decommit batch of 8 memories) x (3 + the module's

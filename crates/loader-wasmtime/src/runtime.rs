@@ -13,8 +13,9 @@ use crate::{Allocator, Budget, Error, Limits, LoadOptions, Plugin};
 
 /// Host-wide settings. Defaults: [`Limits::default`] as ceilings, 256 instances in total, a
 /// 1 ms epoch tick, 256 KiB of each linear memory kept resident between instances, released
-/// memories decommitted in batches of 32, no capabilities granted. (Measured on 2 cores:
-/// without batching, 2 threads ran at 0.74x the throughput of one; with these, 1.6x.)
+/// memories decommitted in batches of 32, no capabilities granted.
+///
+#[doc = include_str!("../../../docs/src/figures/decommit.md")]
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// The ceilings every plugin's limits are clamped to.

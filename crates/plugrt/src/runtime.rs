@@ -33,7 +33,7 @@ pub(crate) struct Settings {
 ///   create (Extism's, not components');
 /// - `Reuse::Never`: every call in a brand-new instance;
 /// - no capabilities granted, no on-disk cache of compiled components, Extism plugins on
-///   on-demand allocation (pooling costs ~2,100 memory mappings per plugin).
+///   on-demand allocation (see [`extism_pooling`](RuntimeBuilder::extism_pooling)).
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
     pub(crate) limits: Limits,
@@ -88,8 +88,10 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Gives each Extism plugin a pooling allocator of its own: cheaper instances, but ~2,100
-    /// memory mappings and ~2.8 MB per plugin (Linux's default map limit allows ~30 plugins).
+    /// Gives each Extism plugin a pooling allocator of its own: cheaper instances, at a cost
+    /// in memory mappings per plugin. Off by default:
+    ///
+    #[doc = include_str!("../../../docs/src/figures/extism-pooling.md")]
     pub fn extism_pooling(mut self, on: bool) -> Self {
         self.extism_pooling = on;
         self

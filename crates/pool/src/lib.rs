@@ -71,20 +71,7 @@
 //! returned and the slot freed).
 //!
 //! # Performance
-//! Medians from `cargo xtask bench` on the project's 2-core machine (2026-11-22), with no-op
-//! instances so that only the pool is measured:
-//!
-//! | bench | median | target |
-//! |---|---|---|
-//! | acquire + release, fresh instance created inline | 134 ns | <= 250 ns |
-//! | acquire + release, fresh pre-warmed instance | 127-154 ns | <= 300 ns |
-//! | acquire + release, reused instance (`Reuse::Bounded`) | 82 ns | - |
-//! | two bare mutex lock/unlock pairs (baseline, same run) | 9 ns | - |
-//! | 2 threads vs 1, each lease holding ~2 us of work | 1.95-2.09x throughput | >= 1.8x |
-//!
-//! About 50 ns of the inline figure is the two clock reads that time each creation for the
-//! `create_time` histogram. Pre-warm is cheap because the worker refills in chunks of up to 8
-//! instances per lock round-trip, and is asked to only once half of `min_ready` is used.
+#![doc = include_str!("../../../docs/src/figures/pool.md")]
 #![cfg_attr(not(plugrt_loom), forbid(unsafe_code))]
 
 mod budget;
