@@ -16,6 +16,12 @@ struct Ratio {
 
 const RATIOS: &[Ratio] = &[
     Ratio {
+        what: "plugrt: component call with an INFO subscriber recording spans vs none",
+        numerator: "plugrt_observe/info_subscriber",
+        denominator: "plugrt_observe/no_subscriber",
+        target: "<= 1.2",
+    },
+    Ratio {
         what: "plugrt: component call, pre-warm default (Auto) vs pre-warm off",
         numerator: "plugrt_prewarm/component_default",
         denominator: "plugrt_prewarm/component_off",

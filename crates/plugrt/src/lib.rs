@@ -52,7 +52,7 @@ pub use plugrt_contract::{
     AUTO_READY, Allocator, CONTRACT, CallReport, Description, Error, GUEST_TARGET, GuestErrorKind, Limits, LoadOptions,
     Outcome, PREWARM_THRESHOLD, PreWarm, Reuse, Signature, Volatility,
 };
-pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot};
+pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot, RetireReason};
 pub(crate) use runtime::Settings;
 pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, Runtime, RuntimeBuilder};
 pub use stats::FunctionMetrics;

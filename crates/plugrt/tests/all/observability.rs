@@ -242,16 +242,36 @@ mod metrics {
             assert_eq!(family.iter_samples().count(), 7 * Outcome::ALL.len(), "{flavour}: no series for typos");
 
             let labels = ["c_udf", "add_one"];
-            assert_eq!(value(&families, "plugrt_call_rows", &labels), Some(1.0 + 2.0 + 3.0 + 1.0 + 1.0 + 1.0));
             assert_eq!(value(&families, "plugrt_call_duration_seconds", &labels), Some(6.0), "{flavour}");
             assert_eq!(value(&families, "plugrt_call_wait_seconds", &labels), Some(6.0), "{flavour}");
-            // Trapped and timed-out instances are poisoned; the others end single-use.
-            let retired = |plugin: &str, reason: &str| value(&families, "plugrt_instances_retired", &[plugin, reason]);
-            assert_eq!(retired("trap", "poisoned"), Some(2.0), "{flavour}");
-            assert_eq!(retired("infinite_loop", "poisoned"), Some(1.0), "{flavour}");
-            assert_eq!(retired("c_udf", "poisoned"), Some(0.0), "{flavour}");
-            assert_eq!(retired("c_udf", "single_use"), Some(5.0), "{flavour}: three ok, two guest errors");
-            assert_eq!(value(&families, "plugrt_instance_create_failures", &["c_udf"]), Some(0.0));
+            // Every retirement counter: trapped and timed-out instances are poisoned, the others
+            // end single-use; nothing else retires an instance here.
+            let single_use = [("c_udf", 5.0), ("wrong_type", 1.0)];
+            let poisoned = [("trap", 2.0), ("infinite_loop", 1.0)];
+            for plugin in ["c_udf", "trap", "infinite_loop", "wrong_type"] {
+                for reason in plugrt::RetireReason::ALL {
+                    let table: &[(&str, f64)] = match reason.as_str() {
+                        "single_use" => &single_use,
+                        "poisoned" => &poisoned,
+                        _ => &[],
+                    };
+                    let want = table.iter().find(|(p, _)| *p == plugin).map_or(0.0, |e| e.1);
+                    let got = value(&families, "plugrt_instances_retired", &[plugin, reason.as_str()]);
+                    assert_eq!(got, Some(want), "{flavour}: {plugin} retired {}", reason.as_str());
+                }
+                let failures = value(&families, "plugrt_instance_create_failures", &[plugin]);
+                assert_eq!(failures, Some(0.0), "{flavour}: {plugin}");
+            }
+            for entry in &declared {
+                let rows = match (entry.plugin.as_str(), entry.function.as_str()) {
+                    ("c_udf", "add_one") => 1.0 + 2.0 + 3.0 + 1.0 + 1.0 + 1.0,
+                    ("trap", _) => 2.0,
+                    ("infinite_loop", _) | ("wrong_type", _) => 1.0,
+                    _ => 0.0,
+                };
+                let got = value(&families, "plugrt_call_rows", &[&entry.plugin, &entry.function]);
+                assert_eq!(got, Some(rows), "{flavour}: rows of {entry:?}");
+            }
             for plugin in ["c_udf", "trap", "infinite_loop", "wrong_type"] {
                 assert_eq!(value(&families, "plugrt_pool_instances_leased", &[plugin]), Some(0.0), "{flavour}");
                 assert_eq!(value(&families, "plugrt_pool_instances_max", &[plugin]), Some(4.0), "{flavour}");
@@ -266,6 +286,13 @@ mod metrics {
             assert_eq!(value(&families, "plugrt_pool_instances_live", &["trap"]), None, "{flavour}");
             assert_eq!(value(&families, "plugrt_calls", &["c_udf", "add_one", "ok"]), Some(3.0), "{flavour}");
             assert_eq!(value(&families, "plugrt_plugins_loaded", &[]), Some(3.0));
+            // A handle kept past the unload still counts its calls, as `closed`.
+            assert!(matches!(trap.call("boom", &one_int()), Err(Error::Closed { .. })));
+            let boom = &trap.function_metrics()[0];
+            assert_eq!(
+                (boom.calls_with(Outcome::Closed), boom.calls_with(Outcome::Trap), boom.total_calls()),
+                (1, 2, 3)
+            );
         }
     }
 
