@@ -72,7 +72,7 @@ fn call_takes_literals_sample_rows_and_files() {
     assert!(out.contains("input (3 rows)"), "{out}");
 
     let out = ok(&["call", s(&fixture("component", "js_udf")), "add_one", "null"]);
-    assert!(out.contains("input (1 rows)"), "{out}");
+    assert!(out.contains("input (1 row)"), "{out}");
 
     let dir = std::env::temp_dir().join(format!("plugrt-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
