@@ -8,6 +8,10 @@
 //! | `wasmtime` | yes | WebAssembly components of the `plugrt:udf` world |
 //! | `extism` | no | Extism plugins (core modules on the Extism kernel) |
 //!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `metrics` | no | `Runtime::encode_metrics` and `Runtime::metrics_collector`: every plugin's call and pool metrics as OpenMetrics text, through `prometheus_client` |
+//!
 //! A [`Runtime`] hosts any number of plugins of both flavours: it tells a plugin's flavour
 //! from its bytes, registers it by the name its `describe` gives, lists a [catalog] of every
 //! function, and owns one budget of live instances for all plugins. [`Plugin::call`] runs a
@@ -29,6 +33,13 @@
 //!
 //! The book's "Getting started" chapter walks through a complete example
 //! (`crates/plugrt/examples/getting_started.rs`).
+//!
+//! # Observing it
+//! Every call runs in a `plugrt.call` `tracing` span (target `plugrt`; fields `plugin`,
+//! `function`, `rows`, `outcome`, `wait_us`, `create_us`, `instance`), with the guest's log
+//! lines inside it (target [`GUEST_TARGET`]); every load in a `plugrt.load` span. Each plugin
+//! counts its calls per function ([`Plugin::function_metrics`]); the `metrics` feature exports
+//! them. The book's "Operating plugrt" chapter lists every series and what to alert on.
 //!
 //! # What it does not do
 //! No WASI and no host capabilities yet: a plugin importing anything beyond the contract's
