@@ -10,6 +10,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
+//! | `datafusion` | no | `plugrt::datafusion` and `Runtime::register_udfs`: every plugin function as a DataFusion scalar UDF |
 //! | `metrics` | no | `Runtime::encode_metrics` and `Runtime::metrics_collector`: every plugin's call and pool metrics as OpenMetrics text, through `prometheus_client` |
 //!
 //! A [`Runtime`] hosts any number of plugins of both flavours: it tells a plugin's flavour
@@ -55,6 +56,8 @@ mod loaders;
 mod metrics;
 mod plugin;
 mod runtime;
+#[cfg(feature = "datafusion")]
+mod sql;
 mod stats;
 
 pub use flavour::Flavour;
@@ -70,6 +73,10 @@ pub use stats::FunctionMetrics;
 
 #[cfg(feature = "metrics")]
 pub use metrics::MetricsCollector;
+/// plugrt's plugins as DataFusion scalar UDFs (feature `datafusion`): `register`, `udfs`,
+/// `Naming`, and the `datafusion` crate itself, so a host uses the same version.
+#[cfg(feature = "datafusion")]
+pub use plugrt_datafusion as datafusion;
 /// The `prometheus_client` crate plugrt's exporter is written against (feature `metrics`), so
 /// a host registers the collector in a registry of the same version.
 #[cfg(feature = "metrics")]

@@ -13,3 +13,5 @@ mod flavours;
 mod observability;
 #[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod scale;
+#[cfg(all(feature = "datafusion", any(feature = "wasmtime", feature = "extism")))]
+mod sql;

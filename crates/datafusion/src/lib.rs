@@ -1,0 +1,230 @@
+//! plugrt plugins as DataFusion scalar UDFs: `SELECT upper(name) FROM t` runs the plugin's
+//! `upper` on each batch DataFusion evaluates, in a fresh sandbox per call.
+//!
+//! [`register`] adds every function a plugin declares to a `SessionContext`, under its
+//! declared name (or `plugin_function` with [`Naming::Prefixed`]), with the exact argument
+//! and return types and the volatility of its `describe` document. Each DataFusion batch
+//! becomes one or more plugin calls:
+//!
+//! - literal arguments (`ColumnarValue::Scalar`) are expanded to the batch's rows; when every
+//!   argument is a literal, the answer is a literal too;
+//! - a batch of zero rows answers an empty column without calling the plugin;
+//! - a batch too large for the plugin's limits is split by rows (see [`chunk_rows`]) and the
+//!   answers are joined;
+//! - nulls reach the guest as nulls: what a null input gives is the guest's business;
+//! - a failed call fails the query with a `DataFusionError::External` whose message names the
+//!   plugin and the function and whose source is the plugrt error (downcast it to
+//!   [`plugrt_contract::Error`]). The session keeps working.
+//!
+//! Partitions call at once; each call takes an instance from the plugin's pool, and calls
+//! beyond its cap wait in line for one (up to the call's time limit).
+//!
+//! The `plugrt` crate re-exports this crate as `plugrt::datafusion` (feature `datafusion`) and
+//! implements [`UdfPlugin`] for its `Plugin`.
+//!
+//! # What it does not do
+//! It does not yet interrupt a call when its query is cancelled (the call runs to its own time
+//! limit), nor reserve the calls' memory from the session's `MemoryPool`. It registers scalar
+//! functions only (no aggregates, no table functions) and never changes the declared types:
+//! DataFusion's usual coercion applies to the arguments.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, RecordBatch, new_empty_array};
+use arrow_schema::DataType;
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility as DfVolatility,
+};
+use plugrt_contract::{Description, Error, Limits, Volatility};
+
+/// The DataFusion this crate is built against, for hosts that want the same version.
+pub use datafusion;
+
+/// What a plugin must offer to be registered: its description, its limits and a call. The
+/// `plugrt` crate's `Plugin` implements it (feature `datafusion`); so can a test double.
+pub trait UdfPlugin: Send + Sync + 'static {
+    /// The validated `describe` document of the current version.
+    fn description(&self) -> Arc<Description>;
+    /// The limits its calls run under.
+    fn limits(&self) -> Limits;
+    /// Calls `function` on `batch` (its columns are the arguments).
+    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error>;
+}
+
+/// How registered functions are named in SQL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Naming {
+    /// As declared: `upper`. A later registration of the same name replaces the earlier one
+    /// (DataFusion's rule), so plugins sharing function names need [`Naming::Prefixed`].
+    #[default]
+    Declared,
+    /// `PLUGIN_FUNCTION`: `c_udf_upper`. A plugin name with `-` must then be quoted in SQL.
+    Prefixed,
+}
+
+/// Registers every function `plugin` declares as a scalar UDF of `ctx`; returns the SQL names.
+pub fn register<P: UdfPlugin>(ctx: &SessionContext, plugin: Arc<P>, naming: Naming) -> Vec<String> {
+    udfs(plugin, naming)
+        .into_iter()
+        .map(|udf| {
+            let name = udf.name().to_owned();
+            ctx.register_udf(udf);
+            name
+        })
+        .collect()
+}
+
+/// The scalar UDFs of every function `plugin` declares, for a host that registers them itself.
+pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming) -> Vec<ScalarUDF> {
+    let description = plugin.description();
+    description
+        .functions
+        .iter()
+        .map(|f| {
+            let name = match naming {
+                Naming::Declared => f.name.clone(),
+                Naming::Prefixed => format!("{}_{}", description.name, f.name),
+            };
+            let volatility = match f.volatility {
+                Volatility::Immutable => DfVolatility::Immutable,
+                Volatility::Stable => DfVolatility::Stable,
+                Volatility::Volatile => DfVolatility::Volatile,
+            };
+            ScalarUDF::new_from_impl(PluginUdf {
+                name,
+                plugin_name: description.name.clone(),
+                function: f.name.clone(),
+                signature: Signature::exact(f.args.clone(), volatility),
+                returns: f.returns.clone(),
+                plugin: plugin.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Rows per plugin call for a batch of `rows` rows whose argument columns take `bytes` bytes
+/// in memory: at most a quarter of the plugin's memory limit and half its output limit of
+/// argument data per call (the guest holds its input and builds its output in the same memory),
+/// and at least one row.
+pub fn chunk_rows(rows: usize, bytes: usize, limits: &Limits) -> usize {
+    if rows == 0 || bytes == 0 {
+        return rows.max(1);
+    }
+    let budget = (limits.memory_bytes / 4).min(limits.output_bytes / 2).max(1);
+    let per_row = bytes.div_ceil(rows).max(1);
+    (budget / per_row).clamp(1, rows)
+}
+
+/// One declared function of one plugin, as DataFusion sees it.
+struct PluginUdf<P> {
+    name: String,
+    plugin_name: String,
+    function: String,
+    signature: Signature,
+    returns: DataType,
+    plugin: Arc<P>,
+}
+
+impl<P> fmt::Debug for PluginUdf<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginUdf")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin_name)
+            .field("function", &self.function)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> PartialEq for PluginUdf<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.plugin_name == other.plugin_name
+            && self.function == other.function
+            && self.signature == other.signature
+            && self.returns == other.returns
+    }
+}
+
+impl<P> Eq for PluginUdf<P> {}
+
+impl<P> Hash for PluginUdf<P> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (&self.name, &self.plugin_name, &self.function).hash(state);
+    }
+}
+
+impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_literals = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let rows = if all_literals && !args.args.is_empty() { 1 } else { args.number_rows };
+        let columns: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
+        let output = self.call_chunked(&columns, rows)?;
+        if all_literals && !args.args.is_empty() && output.len() == 1 {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&output, 0)?));
+        }
+        Ok(ColumnarValue::Array(output))
+    }
+}
+
+impl<P: UdfPlugin> PluginUdf<P> {
+    /// Calls the plugin on `columns` (`rows` rows), in as many calls as its limits need.
+    fn call_chunked(&self, columns: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+        if rows == 0 {
+            return Ok(new_empty_array(&self.returns));
+        }
+        let bytes: usize = columns.iter().map(|c| c.get_array_memory_size()).sum();
+        let step = chunk_rows(rows, bytes, &self.plugin.limits());
+        let mut outputs = Vec::with_capacity(rows.div_ceil(step));
+        for start in (0..rows).step_by(step) {
+            let len = step.min(rows - start);
+            let slice: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
+            let batch = plugrt_arrow_ipc_batch(&slice, len)?;
+            let output =
+                self.plugin.call(&self.function, &batch).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            outputs.push(output);
+        }
+        if outputs.len() == 1 {
+            return Ok(outputs.pop().expect("one output"));
+        }
+        let parts: Vec<&dyn Array> = outputs.iter().map(|o| o.as_ref()).collect();
+        Ok(arrow_select::concat::concat(&parts)?)
+    }
+}
+
+/// The argument batch of one call: these columns (named `arg0`...), this many rows.
+fn plugrt_arrow_ipc_batch(columns: &[ArrayRef], rows: usize) -> Result<RecordBatch> {
+    plugrt_arrow_ipc::input_batch(columns, rows).map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_stay_within_the_limits_and_hold_a_row_at_least() {
+        let limits = Limits { memory_bytes: 64 << 20, output_bytes: 16 << 20, ..Limits::default() };
+        // 8 MiB of arguments over 1M rows: 8 bytes a row, 8 MiB budget -> all rows at once.
+        assert_eq!(chunk_rows(1 << 20, 8 << 20, &limits), 1 << 20);
+        // 64 MiB of arguments: a quarter... half the output limit is 8 MiB -> 8 chunks.
+        assert_eq!(chunk_rows(1 << 20, 64 << 20, &limits), (1 << 20) / 8);
+        // A row larger than the budget still goes alone.
+        assert_eq!(chunk_rows(2, 100 << 20, &limits), 1);
+        assert_eq!(chunk_rows(0, 0, &limits), 1);
+    }
+}

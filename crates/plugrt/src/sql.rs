@@ -1,0 +1,38 @@
+//! DataFusion integration (feature `datafusion`): [`Plugin`] as a [`UdfPlugin`], and
+//! [`Runtime::register_udfs`].
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use plugrt_contract::{Description, Error, Limits};
+use plugrt_datafusion::datafusion::execution::context::SessionContext;
+use plugrt_datafusion::{Naming, UdfPlugin};
+
+use crate::{Plugin, Runtime};
+
+impl UdfPlugin for Plugin {
+    fn description(&self) -> Arc<Description> {
+        Plugin::description(self)
+    }
+    fn limits(&self) -> Limits {
+        Plugin::limits(self)
+    }
+    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
+        Plugin::call(self, function, batch)
+    }
+}
+
+impl Runtime {
+    /// Registers every function of every plugin loaded now as a scalar UDF of `ctx` (see
+    /// `plugrt::datafusion::register`); returns the SQL names. Plugins loaded later are not
+    /// added: call it again, or [`plugrt_datafusion::register`] for one plugin.
+    pub fn register_udfs(&self, ctx: &SessionContext, naming: Naming) -> Vec<String> {
+        let mut names = Vec::new();
+        for name in self.plugins() {
+            if let Some(plugin) = self.plugin(&name) {
+                names.extend(plugrt_datafusion::register(ctx, Arc::new(plugin), naming));
+            }
+        }
+        names
+    }
+}
