@@ -45,11 +45,7 @@ pub fn run(ceilings: Ceilings, args: CallArgs) -> Result<(), String> {
         show::duration(loaded)
     );
     println!("{}", show::signature(&signature));
-    let rows = match batch.num_rows() {
-        1 => "1 row".to_owned(),
-        n => format!("{n} rows"),
-    };
-    println!("input ({rows}):\n{}", show::table(&batch));
+    println!("input ({}):\n{}", show::rows(batch.num_rows()), show::table(&batch));
     let started = Instant::now();
     let (result, report) = plugin.call_reported(&args.function, &batch);
     let took = started.elapsed();

@@ -5,7 +5,9 @@
 //!   output printed as tables, with its timings;
 //! - `plugrt bench PLUGIN FUNCTION [--rows N] [--threads T] [--seconds S]`: calls per second
 //!   and latency percentiles;
-//! - `plugrt metrics PLUGIN... [--calls N]`: runs calls, prints the OpenMetrics text.
+//! - `plugrt metrics PLUGIN... [--calls N]`: runs calls, prints the OpenMetrics text;
+//! - `plugrt sql [--plugin PATH]... [--table NAME=FILE]... [--metrics] SQL`: DataFusion with
+//!   the plugins' functions as scalar UDFs.
 //!
 //! Everything goes through the `plugrt` crate (both loaders and the `metrics` feature on).
 //! Errors print as one line on stderr and exit with status 1; bad usage exits with 2.
@@ -22,6 +24,7 @@ mod input;
 mod inspect;
 mod metrics;
 mod show;
+mod sql;
 
 /// Inspect, call, benchmark and monitor plugrt plugins (WebAssembly UDFs).
 #[derive(Parser)]
@@ -62,6 +65,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run calls of every function of the plugins and print the metrics as OpenMetrics text.
     Metrics(metrics::MetricsArgs),
+    /// Run SQL (DataFusion) that calls the plugins' functions; print the result.
+    Sql(sql::SqlArgs),
 }
 
 impl Ceilings {
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
         Command::Call(args) => call::run(cli.ceilings, args),
         Command::Bench(args) => bench::run(cli.ceilings, args),
         Command::Metrics(args) => metrics::run(cli.ceilings, args),
+        Command::Sql(args) => sql::run(cli.ceilings, args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,11 @@ pub fn table(batch: &RecordBatch) -> String {
     text
 }
 
+/// `1 row`, `5 rows`.
+pub fn rows(n: usize) -> String {
+    if n == 1 { "1 row".to_owned() } else { format!("{n} rows") }
+}
+
 /// A duration with a unit that suits it (`812ns`, `9.8µs`, `35.2ms`, `1.20s`).
 pub fn duration(d: Duration) -> String {
     let ns = d.as_nanos();

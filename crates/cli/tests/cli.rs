@@ -164,10 +164,60 @@ fn metrics_prints_openmetrics_with_the_calls_made() {
 
 #[test]
 fn every_command_has_help() {
-    for command in
-        [&["--help"][..], &["inspect", "--help"], &["call", "--help"], &["bench", "--help"], &["metrics", "--help"]]
-    {
+    for command in [
+        &["--help"][..],
+        &["inspect", "--help"],
+        &["call", "--help"],
+        &["bench", "--help"],
+        &["metrics", "--help"],
+        &["sql", "--help"],
+    ] {
         let out = ok(command);
         assert!(out.contains("Usage: plugrt"), "{command:?}: {out}");
     }
+}
+
+#[test]
+fn sql_calls_plugin_functions_over_values_generated_data_and_files() {
+    let c = fixture("component", "c_udf");
+    let out = ok(&[
+        "sql",
+        "--plugin",
+        s(&c),
+        "SELECT upper(column1) AS u, add_one(column2) AS a FROM (VALUES ('abc', 1), ('xyz', NULL))",
+    ]);
+    assert!(out.contains("| ABC | 2 |") && out.contains("| XYZ |   |"), "{out}");
+    assert!(out.contains("2 rows in"), "{out}");
+
+    let out = ok(&[
+        "sql",
+        "--plugin",
+        s(&fixture("extism", "c_udf")),
+        "--metrics",
+        "SELECT sum(add_one(value)) AS total FROM generate_series(1, 10000)",
+    ]);
+    assert!(out.contains(&format!("| {} |", (2..=10001u64).sum::<u64>())), "{out}");
+    assert!(out.contains("c_udf.add_one") && out.contains("10000 rows: "), "{out}");
+
+    let dir = std::env::temp_dir().join(format!("plugrt-cli-sql-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("w.csv");
+    std::fs::write(&csv, "word,n\nabc,1\nxyz,2\n").unwrap();
+    let table = format!("w={}", s(&csv));
+    let out = ok(&[
+        "sql",
+        "--plugin",
+        s(&c),
+        "--table",
+        &table,
+        "--prefixed",
+        "SELECT c_udf_str_len(word) AS l FROM w WHERE n > 1",
+    ]);
+    assert!(out.contains("| 3 |") && out.contains("1 row in"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let stderr = fails(&["sql", "--plugin", s(&fixture("component", "trap")), "SELECT boom(1)"]);
+    assert!(stderr.contains("plugin `trap`, function `boom`"), "{stderr}");
+    let stderr = fails(&["sql", "--table", "x=/no/such.parquet", "SELECT 1"]);
+    assert!(stderr.contains("table `x`: no file /no/such.parquet"), "{stderr}");
 }
