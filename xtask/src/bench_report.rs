@@ -16,6 +16,30 @@ struct Ratio {
 
 const RATIOS: &[Ratio] = &[
     Ratio {
+        what: "SQL sum(add_one(x)) over 10M rows, 1 partition(s): component UDF vs native",
+        numerator: "plugrt_sql_add_one_10m/component_1p",
+        denominator: "plugrt_sql_add_one_10m/native_1p",
+        target: "<= 5 after the bulk data path",
+    },
+    Ratio {
+        what: "SQL sum(add_one(x)) over 10M rows, 1 partition(s): Extism UDF vs native",
+        numerator: "plugrt_sql_add_one_10m/extism_1p",
+        denominator: "plugrt_sql_add_one_10m/native_1p",
+        target: "<= 5 after the bulk data path",
+    },
+    Ratio {
+        what: "SQL sum(add_one(x)) over 10M rows, 2 partition(s): component UDF vs native",
+        numerator: "plugrt_sql_add_one_10m/component_2p",
+        denominator: "plugrt_sql_add_one_10m/native_2p",
+        target: "<= 5 after the bulk data path",
+    },
+    Ratio {
+        what: "SQL sum(add_one(x)) over 10M rows, 2 partition(s): Extism UDF vs native",
+        numerator: "plugrt_sql_add_one_10m/extism_2p",
+        denominator: "plugrt_sql_add_one_10m/native_2p",
+        target: "<= 5 after the bulk data path",
+    },
+    Ratio {
         what: "plugrt: component call with an INFO subscriber recording spans vs none",
         numerator: "plugrt_observe/info_subscriber",
         denominator: "plugrt_observe/no_subscriber",
