@@ -37,8 +37,20 @@ fn schema() -> Arc<Schema> {
 
 /// A session with table `t`: three partitions of several batches, planned on 4 partitions.
 fn session(runtime: &plugrt::Runtime) -> SessionContext {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(4).with_batch_size(1000));
     let partitions = vec![vec![batch(0, 1500), batch(1500, 1600)], vec![batch(1600, 4000)], vec![batch(4000, 4001)]];
+    session_of(runtime, partitions, 4, 1000)
+}
+
+/// A session with table `t` of these partitions, `target` planned partitions and this batch
+/// size, and every function of `runtime`'s plugins registered under its declared name.
+fn session_of(
+    runtime: &plugrt::Runtime,
+    partitions: Vec<Vec<RecordBatch>>,
+    target: usize,
+    rows: usize,
+) -> SessionContext {
+    let ctx =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(target).with_batch_size(rows));
     ctx.register_table("t", Arc::new(MemTable::try_new(schema(), partitions).unwrap())).unwrap();
     runtime.register_udfs(&ctx, Naming::Declared);
     ctx
@@ -162,10 +174,8 @@ fn many_partitions_share_a_small_pool_without_failing() {
         let limits = plugrt::Limits { instances: 2, ..crate::common::limits() };
         let runtime = plugrt::Runtime::builder().limits(limits).build().unwrap();
         runtime.load(&fixture(flavour, "c_udf")).unwrap();
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(8).with_batch_size(64));
         let partitions: Vec<Vec<RecordBatch>> = (0..8).map(|p| vec![batch(p * 500, p * 500 + 500)]).collect();
-        ctx.register_table("t", Arc::new(MemTable::try_new(schema(), partitions).unwrap())).unwrap();
-        runtime.register_udfs(&ctx, Naming::Declared);
+        let ctx = session_of(&runtime, partitions, 8, 64);
         let got = query(&rt, &ctx, "SELECT sum(add_one(x)) FROM t").unwrap_or_else(|e| panic!("{flavour}: {e}"));
         let want: i64 = (0..4000).filter(|i| i % 7 != 3).map(|i| i + 1).sum();
         assert_eq!(column::<Int64Array>(&got, 0).value(0), want, "{flavour}");
@@ -195,9 +205,7 @@ fn batches_too_large_for_the_limits_are_split_and_joined() {
         let limits = plugrt::Limits { output_bytes: 16 << 10, ..crate::common::limits() };
         let runtime = plugrt::Runtime::builder().limits(limits).build().unwrap();
         runtime.load(&fixture(flavour, "c_udf")).unwrap();
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1).with_batch_size(8192));
-        ctx.register_table("t", Arc::new(MemTable::try_new(schema(), vec![vec![batch(0, 4001)]]).unwrap())).unwrap();
-        runtime.register_udfs(&ctx, Naming::Declared);
+        let ctx = session_of(&runtime, vec![vec![batch(0, 4001)]], 1, 8192);
         let got = query(&rt, &ctx, "SELECT upper(s) FROM t").unwrap_or_else(|e| panic!("{flavour}: {e}"));
         let want = batch(0, 4001);
         let (s, upper) = (column::<StringArray>(&want, 1), column::<StringArray>(&got, 0));
