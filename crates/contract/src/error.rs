@@ -136,6 +136,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the instance a call ran in must be dropped rather than reused: the guest did
+    /// not return normally (trap, timeout, fuel, memory) or answered more than allowed. A
+    /// guest's own `call-error` returns normally and leaves its instance sound; errors raised
+    /// before or after the guest ran say nothing about the instance. Both loaders poison their
+    /// lease by this rule.
+    pub fn discards_instance(&self) -> bool {
+        matches!(
+            self,
+            Error::Trap { .. }
+                | Error::Timeout { .. }
+                | Error::OutOfFuel { .. }
+                | Error::MemoryLimit { .. }
+                | Error::OutputTooLarge { .. }
+        )
+    }
+
     /// Whether the failure is a resource limit of the host (timeout, fuel, memory, output
     /// size, pool exhausted) rather than the guest's own error or a broken contract.
     pub fn is_resource_limit(&self) -> bool {

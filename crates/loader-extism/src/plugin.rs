@@ -299,20 +299,17 @@ impl ModuleVersion {
             }
             match self.invoke(&mut lease, function, envelope) {
                 Ok(output) => return Ok(output),
-                Err(failure) => {
-                    // A guest's own error leaves its instance sound (as in the component
-                    // loader); anything else may have left it half-way through.
-                    if !matches!(failure, Failure::Error(Error::Guest { .. })) {
+                Err(Failure::Error(e)) => {
+                    if e.discards_instance() {
                         lease.poison();
                     }
-                    match failure {
-                        Failure::Error(e) => return Err(e),
-                        Failure::Interrupted => {
-                            interrupted += 1;
-                            if interrupted == INTERRUPTED_RUNS {
-                                break;
-                            }
-                        }
+                    return Err(e);
+                }
+                Err(Failure::Interrupted) => {
+                    lease.poison();
+                    interrupted += 1;
+                    if interrupted == INTERRUPTED_RUNS {
+                        break;
                     }
                 }
             }

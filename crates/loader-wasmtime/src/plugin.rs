@@ -219,8 +219,19 @@ impl ComponentVersion {
 }
 
 impl ComponentVersion {
-    /// Runs the guest's `call` in the leased instance and returns its output bytes.
+    /// Runs the guest's `call` in the leased instance and returns its output bytes; poisons
+    /// the lease when the failure leaves the instance unfit ([`Error::discards_instance`]).
     fn invoke(&self, lease: &mut Lease<Instances>, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let result = self.run_guest(lease, function, input);
+        if let Err(e) = &result
+            && e.discards_instance()
+        {
+            lease.poison();
+        }
+        result
+    }
+
+    fn run_guest(&self, lease: &mut Lease<Instances>, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
         let live = &mut **lease;
         let store = &mut live.store;
         store.set_epoch_deadline(self.ticks);
@@ -236,7 +247,6 @@ impl ComponentVersion {
         match outcome {
             Ok((Ok(output),)) => {
                 if output.len() > self.parts.limits.output_bytes {
-                    lease.poison();
                     return Err(Error::OutputTooLarge {
                         plugin: self.name.to_string(),
                         function: function.to_owned(),
@@ -253,11 +263,7 @@ impl ComponentVersion {
                 message: e.message,
                 retryable: e.retryable,
             }),
-            Err(e) => {
-                let error = call_err(e);
-                lease.poison();
-                Err(error)
-            }
+            Err(e) => Err(call_err(e)),
         }
     }
 
