@@ -171,11 +171,12 @@ impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_literals = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if all_literals && !args.args.is_empty() { 1 } else { args.number_rows };
+        // Only literals (and at least one): one row in, one literal out.
+        let literal = !args.args.is_empty() && args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let rows = if literal { 1 } else { args.number_rows };
         let columns: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         let output = self.call_chunked(&columns, rows)?;
-        if all_literals && !args.args.is_empty() && output.len() == 1 {
+        if literal && output.len() == 1 {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&output, 0)?));
         }
         Ok(ColumnarValue::Array(output))
@@ -194,7 +195,8 @@ impl<P: UdfPlugin> PluginUdf<P> {
         for start in (0..rows).step_by(step) {
             let len = step.min(rows - start);
             let slice: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
-            let batch = plugrt_arrow_ipc_batch(&slice, len)?;
+            let batch =
+                plugrt_arrow_ipc::input_batch(&slice, len).map_err(|e| DataFusionError::External(Box::new(e)))?;
             let output =
                 self.plugin.call(&self.function, &batch).map_err(|e| DataFusionError::External(Box::new(e)))?;
             outputs.push(output);
@@ -205,11 +207,6 @@ impl<P: UdfPlugin> PluginUdf<P> {
         let parts: Vec<&dyn Array> = outputs.iter().map(|o| o.as_ref()).collect();
         Ok(arrow_select::concat::concat(&parts)?)
     }
-}
-
-/// The argument batch of one call: these columns (named `arg0`...), this many rows.
-fn plugrt_arrow_ipc_batch(columns: &[ArrayRef], rows: usize) -> Result<RecordBatch> {
-    plugrt_arrow_ipc::input_batch(columns, rows).map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::sync::{Arc, Weak};
 
+use plugrt_contract::Outcome;
 use plugrt_pool::{BUCKET_BOUNDS_NS, HistogramSnapshot, MetricsSnapshot, RetireReason, Status};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
@@ -73,9 +74,8 @@ impl Collector for MetricsCollector {
         let Some(runtime) = self.runtime.upgrade() else { return Ok(()) };
         let runtime = Runtime { inner: runtime };
         let views: Vec<PluginView> = runtime
-            .plugins()
+            .loaded()
             .into_iter()
-            .filter_map(|name| runtime.plugin(&name))
             .map(|p| PluginView { name: p.name(), pool: p.metrics(), functions: p.function_metrics() })
             .collect();
         let budget = runtime.budget();
@@ -105,7 +105,8 @@ impl Collector for MetricsCollector {
         let mut family =
             encoder.encode_descriptor("plugrt_calls", "Calls by how they ended.", None, MetricType::Counter)?;
         for (plugin, f) in per_function() {
-            for (outcome, n) in f.calls {
+            for outcome in Outcome::ALL {
+                let n = f.calls_with(outcome);
                 let labels = [("plugin", plugin), ("function", &f.function), ("outcome", outcome.as_str())];
                 ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
             }

@@ -257,6 +257,12 @@ impl Runtime {
         self.inner.plugins.read().keys().cloned().collect()
     }
 
+    /// Every registered plugin, in name order (one read of the registry).
+    #[cfg_attr(not(any(feature = "metrics", feature = "datafusion")), allow(dead_code))]
+    pub(crate) fn loaded(&self) -> Vec<Plugin> {
+        self.inner.plugins.read().values().cloned().collect()
+    }
+
     /// Replaces the plugin registered under `name` with a new version of the same name (and
     /// flavour), loaded and checked before the swap; on error the current version stays.
     pub fn reload(&self, name: &str, bytes: &[u8]) -> Result<(), Error> {

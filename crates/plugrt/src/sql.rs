@@ -27,12 +27,9 @@ impl Runtime {
     /// `plugrt::datafusion::register`); returns the SQL names. Plugins loaded later are not
     /// added: call it again, or [`plugrt_datafusion::register`] for one plugin.
     pub fn register_udfs(&self, ctx: &SessionContext, naming: Naming) -> Vec<String> {
-        let mut names = Vec::new();
-        for name in self.plugins() {
-            if let Some(plugin) = self.plugin(&name) {
-                names.extend(plugrt_datafusion::register(ctx, Arc::new(plugin), naming));
-            }
-        }
-        names
+        self.loaded()
+            .into_iter()
+            .flat_map(|plugin| plugrt_datafusion::register(ctx, Arc::new(plugin), naming))
+            .collect()
     }
 }

@@ -15,8 +15,9 @@ use plugrt_pool::{Histogram, HistogramSnapshot};
 pub struct FunctionMetrics {
     /// The function.
     pub function: String,
-    /// Calls by how they ended, in the order of [`Outcome::ALL`].
-    pub calls: [(Outcome, u64); Outcome::ALL.len()],
+    /// Calls by how they ended, indexed by [`Outcome::index`] (the order of [`Outcome::ALL`]);
+    /// [`calls_with`](FunctionMetrics::calls_with) reads one.
+    pub calls: [u64; Outcome::ALL.len()],
     /// Rows of every call's input, whatever its outcome.
     pub rows: u64,
     /// Whole calls, instance wait included.
@@ -30,12 +31,12 @@ pub struct FunctionMetrics {
 impl FunctionMetrics {
     /// Calls that ended with `outcome`.
     pub fn calls_with(&self, outcome: Outcome) -> u64 {
-        self.calls[outcome.index()].1
+        self.calls[outcome.index()]
     }
 
     /// All calls, whatever their outcome.
     pub fn total_calls(&self) -> u64 {
-        self.calls.iter().map(|(_, n)| n).sum()
+        self.calls.iter().sum()
     }
 }
 
@@ -62,7 +63,7 @@ impl FunctionStats {
     fn snapshot(&self, function: &str) -> FunctionMetrics {
         FunctionMetrics {
             function: function.to_owned(),
-            calls: std::array::from_fn(|i| (Outcome::ALL[i], self.calls[i].load(Relaxed))),
+            calls: std::array::from_fn(|i| self.calls[i].load(Relaxed)),
             rows: self.rows.load(Relaxed),
             duration: self.duration.snapshot(),
             wait: self.wait.snapshot(),
