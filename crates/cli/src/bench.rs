@@ -69,7 +69,8 @@ pub fn run(ceilings: Ceilings, args: BenchArgs) -> Result<(), String> {
                     let mut tally = Tally::default();
                     while !done.load(Ordering::Relaxed) {
                         let t0 = Instant::now();
-                        let (result, report) = plugin.call_reported(&args.function, &batch);
+                        let (result, report) =
+                            plugin.call_reported(&args.function, &batch, &plugrt::CallOptions::default());
                         tally.latencies.push(t0.elapsed());
                         tally.created += u64::from(report.created.is_some());
                         if let Err(e) = result {

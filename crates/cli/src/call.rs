@@ -47,7 +47,7 @@ pub fn run(ceilings: Ceilings, args: CallArgs) -> Result<(), String> {
     println!("{}", show::signature(&signature));
     println!("input ({}):\n{}", show::rows(batch.num_rows()), show::table(&batch));
     let started = Instant::now();
-    let (result, report) = plugin.call_reported(&args.function, &batch);
+    let (result, report) = plugin.call_reported(&args.function, &batch, &plugrt::CallOptions::default());
     let took = started.elapsed();
     let output = result.map_err(|e| e.to_string())?;
     let output = RecordBatch::try_from_iter([("result", output)]).map_err(|e| e.to_string())?;

@@ -64,7 +64,7 @@ pub fn run(ceilings: Ceilings, args: SqlArgs) -> Result<(), String> {
         }
         let frame = ctx.sql(&args.query).await.map_err(|e| e.to_string())?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await.map_err(|e| e.to_string())?;
+        let batches = plugrt::datafusion::collect(frame).await.map_err(|e| e.to_string())?;
         Ok::<_, String>(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
     })?;
     let took = started.elapsed();

@@ -127,6 +127,28 @@ pub enum Error {
         /// The pool's explanation (timeout or exhaustion).
         message: String,
     },
+    /// The caller cancelled the call ([`CallOptions::cancel`](crate::CallOptions::cancel)):
+    /// before it started, or while the guest ran (its instance was discarded).
+    #[error("plugin `{plugin}`, function `{function}`: cancelled by the caller")]
+    Cancelled {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+    },
+    /// The caller's memory budget ([`CallOptions::memory`](crate::CallOptions::memory))
+    /// refused memory the call needed; the plugin's own limit was not reached.
+    #[error("plugin `{plugin}`, function `{function}`: the host's memory budget refused {requested} bytes: {message}")]
+    MemoryBudget {
+        /// The plugin.
+        plugin: String,
+        /// The function.
+        function: String,
+        /// The bytes asked for.
+        requested: usize,
+        /// The budget's reason.
+        message: String,
+    },
     /// The plugin was closed (unloaded or replaced and drained).
     #[error("plugin `{plugin}` is closed")]
     Closed {
@@ -137,7 +159,7 @@ pub enum Error {
 
 impl Error {
     /// Whether the instance a call ran in must be dropped rather than reused: the guest did
-    /// not return normally (trap, timeout, fuel, memory) or answered more than allowed. A
+    /// not return normally (trap, timeout, fuel, memory, cancelled) or answered more than allowed. A
     /// guest's own `call-error` returns normally and leaves its instance sound; errors raised
     /// before or after the guest ran say nothing about the instance. Both loaders poison their
     /// lease by this rule.
@@ -148,18 +170,22 @@ impl Error {
                 | Error::Timeout { .. }
                 | Error::OutOfFuel { .. }
                 | Error::MemoryLimit { .. }
+                | Error::MemoryBudget { .. }
+                | Error::Cancelled { .. }
                 | Error::OutputTooLarge { .. }
         )
     }
 
     /// Whether the failure is a resource limit of the host (timeout, fuel, memory, output
-    /// size, pool exhausted) rather than the guest's own error or a broken contract.
+    /// size, pool exhausted, the caller's memory budget) rather than the guest's own error, a
+    /// broken contract or the caller's cancellation.
     pub fn is_resource_limit(&self) -> bool {
         matches!(
             self,
             Error::Timeout { .. }
                 | Error::OutOfFuel { .. }
                 | Error::MemoryLimit { .. }
+                | Error::MemoryBudget { .. }
                 | Error::OutputTooLarge { .. }
                 | Error::Exhausted { .. }
         )

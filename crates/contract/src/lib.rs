@@ -9,7 +9,7 @@
 //! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`;
 //! - [`Versions`]: hot reload's atomic swap, and [`read_plugin_file`];
 //! - [`Limits`], [`LoadOptions`], [`PreWarm`], [`Allocator`]: what every loader is configured
-//!   with;
+//!   with; [`CallOptions`] ([`CancelToken`], [`CallMemory`]): what a caller controls per call;
 //! - [`Plugin`]: the plugin handle every loader returns, around a [`Loader`] that supplies
 //!   only what differs between engines; it opens the `plugrt.call` and `plugrt.load` spans
 //!   and fills a [`CallReport`] per call.
@@ -18,6 +18,7 @@
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
 //! side of the contract (argument batches, checking a result) is in `plugrt-arrow-ipc`.
 
+mod control;
 pub mod describe;
 mod envelope;
 mod error;
@@ -29,6 +30,7 @@ mod plugin;
 mod report;
 mod versions;
 
+pub use control::{CallMemory, CallOptions, CancelToken, HookGuard};
 pub use describe::{CONTRACT, Description, Signature, Volatility, parse as parse_description};
 pub use envelope::{envelope, start_envelope};
 pub use error::Error;

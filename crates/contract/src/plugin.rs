@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, RecordBatch};
 use plugrt_pool::{CloseReport, Manager, MetricsSnapshot, Pool};
 
-use crate::{Allocator, CallReport, Description, Error, Limits, LoadOptions, Outcome, Version, Versions};
+use crate::{Allocator, CallOptions, CallReport, Description, Error, Limits, LoadOptions, Outcome, Version, Versions};
 
 /// How a loader turns bytes into a loaded version of a plugin.
 pub trait Loader: Clone + Send + Sync + 'static {
@@ -38,9 +38,16 @@ pub trait Loaded: Send + Sync + 'static {
     type Manager: Manager;
     /// What every loaded version has.
     fn parts(&self) -> &Parts<Self::Manager>;
-    /// Calls `function` on `batch` in an instance from the pool, noting in `report` what
-    /// getting the instance cost ([`CallReport::acquired`]); the caller fills in the rest.
-    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error>;
+    /// Calls `function` on `batch` in an instance from the pool under `options` (a cancelled
+    /// token fails the call before it takes an instance), noting in `report` what getting the
+    /// instance cost ([`CallReport::acquired`]); the caller fills in the rest.
+    fn call(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<ArrayRef, Error>;
 }
 
 impl<T: Loaded> Version for T {
@@ -131,12 +138,24 @@ impl<L: Loader> Plugin<L> {
     /// created its instance) and `instance` (`fresh` or `reused`) once it ends; the guest's log
     /// lines are events inside it.
     pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        self.call_reported(function, batch).0
+        self.call_reported(function, batch, &CallOptions::default()).0
     }
 
-    /// [`call`](Plugin::call), also returning what the call did: outcome, time, wait,
-    /// creation. What the `plugrt` façade counts its metrics from.
-    pub fn call_reported(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport) {
+    /// [`call`](Plugin::call) under `options`: a [`CancelToken`](crate::CancelToken) that
+    /// interrupts it, a [`CallMemory`](crate::CallMemory) budget it must fit in.
+    pub fn call_with(&self, function: &str, batch: &RecordBatch, options: &CallOptions) -> Result<ArrayRef, Error> {
+        self.call_reported(function, batch, options).0
+    }
+
+    /// [`call`](Plugin::call) under `options` (cancellation, a memory budget), also returning
+    /// what the call did: outcome, time, wait, creation. What the `plugrt` façade counts its
+    /// metrics from.
+    pub fn call_reported(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+    ) -> (Result<ArrayRef, Error>, CallReport) {
         let started = Instant::now();
         let current = self.current();
         let mut report = CallReport::new(batch.num_rows());
@@ -151,7 +170,7 @@ impl<L: Loader> Plugin<L> {
             create_us = tracing::field::Empty,
             instance = tracing::field::Empty,
         );
-        let result = span.in_scope(|| current.call(function, batch, &mut report));
+        let result = span.in_scope(|| current.call(function, batch, options, &mut report));
         report.outcome = Outcome::of(&result);
         report.elapsed = started.elapsed();
         if !span.is_disabled() {

@@ -22,6 +22,10 @@ pub enum Outcome {
     OutOfFuel,
     /// The guest was refused memory beyond its limit.
     MemoryLimit,
+    /// The caller's memory budget refused memory the call needed.
+    MemoryBudget,
+    /// The caller cancelled the call.
+    Cancelled,
     /// The guest's output broke the contract (not IPC, wrong type or rows, too large).
     Contract,
     /// No instance was free in time (the plugin's cap or the runtime's budget).
@@ -34,13 +38,15 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order metrics list them.
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Ok,
         Outcome::GuestError,
         Outcome::Trap,
         Outcome::Timeout,
         Outcome::OutOfFuel,
         Outcome::MemoryLimit,
+        Outcome::MemoryBudget,
+        Outcome::Cancelled,
         Outcome::Contract,
         Outcome::Exhausted,
         Outcome::Closed,
@@ -58,6 +64,8 @@ impl Outcome {
                 Error::Timeout { .. } => Outcome::Timeout,
                 Error::OutOfFuel { .. } => Outcome::OutOfFuel,
                 Error::MemoryLimit { .. } => Outcome::MemoryLimit,
+                Error::MemoryBudget { .. } => Outcome::MemoryBudget,
+                Error::Cancelled { .. } => Outcome::Cancelled,
                 Error::Contract { .. } | Error::OutputTooLarge { .. } => Outcome::Contract,
                 Error::Exhausted { .. } => Outcome::Exhausted,
                 Error::Closed { .. } => Outcome::Closed,
@@ -69,7 +77,7 @@ impl Outcome {
     }
 
     /// The label value: `ok`, `guest_error`, `trap`, `timeout`, `out_of_fuel`, `memory_limit`,
-    /// `contract`, `exhausted`, `closed`, `invalid_input`.
+    /// `memory_budget`, `cancelled`, `contract`, `exhausted`, `closed`, `invalid_input`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -78,6 +86,8 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::OutOfFuel => "out_of_fuel",
             Outcome::MemoryLimit => "memory_limit",
+            Outcome::MemoryBudget => "memory_budget",
+            Outcome::Cancelled => "cancelled",
             Outcome::Contract => "contract",
             Outcome::Exhausted => "exhausted",
             Outcome::Closed => "closed",

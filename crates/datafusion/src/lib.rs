@@ -19,14 +19,30 @@
 //! Partitions call at once; each call takes an instance from the plugin's pool, and calls
 //! beyond its cap wait in line for one (up to the call's time limit).
 //!
+//! # Cancellation
+//! A query run through [`execute_stream`] or [`collect`] carries a [`QueryCancel`] token in
+//! its configuration. Dropping its stream (a cancelled query, a client gone, a `LIMIT`
+//! satisfied and the stream dropped) cancels the token, and every call of the query then in
+//! a guest is interrupted (within a millisecond or so; see the book's SQL chapter for the
+//! measured figure) and fails with `Error::Cancelled`; its instance is discarded. A query run
+//! with DataFusion's own `DataFrame::collect` has no token: its calls run to their own time
+//! limit.
+//!
+//! # Memory
+//! Each call asks the session's `MemoryPool` (the one [`register`] found in the context, or
+//! the one given to [`udfs`]) for what it holds while it runs: the argument and result IPC
+//! buffers, and the guest's linear memory as it grows (for an Extism plugin, whose growth the
+//! host cannot see, its whole memory limit up front). A refusal fails the query with
+//! `DataFusionError::ResourcesExhausted` naming the plugin and function; the reservation is
+//! freed when the call returns, so result columns held by later operators are not counted.
+//!
 //! The `plugrt` crate re-exports this crate as `plugrt::datafusion` (feature `datafusion`) and
 //! implements [`UdfPlugin`] for its `Plugin`.
 //!
 //! # What it does not do
-//! It does not yet interrupt a call when its query is cancelled (the call runs to its own time
-//! limit), nor reserve the calls' memory from the session's `MemoryPool`. It registers scalar
-//! functions only (no aggregates, no table functions) and never changes the declared types:
-//! DataFusion's usual coercion applies to the arguments.
+//! It registers scalar functions only (no aggregates, no table functions) and never changes
+//! the declared types: DataFusion's usual coercion applies to the arguments. A call waiting
+//! for an instance (the plugin at its cap) notices a cancel only once it gets one.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -36,10 +52,15 @@ use arrow_array::{Array, ArrayRef, RecordBatch, new_empty_array};
 use arrow_schema::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility as DfVolatility,
 };
-use plugrt_contract::{Description, Error, Limits, Volatility};
+use plugrt_contract::{CallMemory, CallOptions, CancelToken, Description, Error, Limits, Volatility};
+
+mod cancel;
+
+pub use cancel::{CancellableStream, QueryCancel, collect, execute_stream};
 
 /// The DataFusion this crate is built against, for hosts that want the same version.
 pub use datafusion;
@@ -51,8 +72,9 @@ pub trait UdfPlugin: Send + Sync + 'static {
     fn description(&self) -> Arc<Description>;
     /// The limits its calls run under.
     fn limits(&self) -> Limits;
-    /// Calls `function` on `batch` (its columns are the arguments).
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error>;
+    /// Calls `function` on `batch` (its columns are the arguments) under `options` (the
+    /// query's cancel token and memory budget).
+    fn call(&self, function: &str, batch: &RecordBatch, options: &CallOptions) -> Result<ArrayRef, Error>;
 }
 
 /// How registered functions are named in SQL.
@@ -66,9 +88,10 @@ pub enum Naming {
     Prefixed,
 }
 
-/// Registers every function `plugin` declares as a scalar UDF of `ctx`; returns the SQL names.
+/// Registers every function `plugin` declares as a scalar UDF of `ctx`, its calls' memory
+/// taken from `ctx`'s memory pool; returns the SQL names.
 pub fn register<P: UdfPlugin>(ctx: &SessionContext, plugin: Arc<P>, naming: Naming) -> Vec<String> {
-    udfs(plugin, naming)
+    udfs(plugin, naming, &ctx.runtime_env().memory_pool)
         .into_iter()
         .map(|udf| {
             let name = udf.name().to_owned();
@@ -78,8 +101,10 @@ pub fn register<P: UdfPlugin>(ctx: &SessionContext, plugin: Arc<P>, naming: Nami
         .collect()
 }
 
-/// The scalar UDFs of every function `plugin` declares, for a host that registers them itself.
-pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming) -> Vec<ScalarUDF> {
+/// The scalar UDFs of every function `plugin` declares, for a host that registers them itself;
+/// their calls' memory is taken from `memory` (give the session's pool, or an
+/// `UnboundedMemoryPool` not to account for it).
+pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<ScalarUDF> {
     let description = plugin.description();
     description
         .functions
@@ -94,7 +119,9 @@ pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming) -> Vec<ScalarUDF> {
                 Volatility::Stable => DfVolatility::Stable,
                 Volatility::Volatile => DfVolatility::Volatile,
             };
+            let consumer = format!("plugrt {}.{}", description.name, f.name);
             ScalarUDF::new_from_impl(PluginUdf {
+                memory: MemoryConsumer::new(consumer).register(memory),
                 name,
                 plugin_name: description.name.clone(),
                 function: f.name.clone(),
@@ -127,6 +154,20 @@ struct PluginUdf<P> {
     signature: Signature,
     returns: DataType,
     plugin: Arc<P>,
+    /// Empty; each call takes a new reservation of the same consumer from it.
+    memory: MemoryReservation,
+}
+
+/// One call's share of the session's memory pool, freed when the call is over.
+struct CallReservation(MemoryReservation);
+
+impl CallMemory for CallReservation {
+    fn try_grow(&self, bytes: usize) -> std::result::Result<(), String> {
+        self.0.try_grow(bytes).map_err(|e| match e {
+            DataFusionError::ResourcesExhausted(message) => message,
+            other => other.to_string(),
+        })
+    }
 }
 
 impl<P> fmt::Debug for PluginUdf<P> {
@@ -175,7 +216,8 @@ impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
         let literal = !args.args.is_empty() && args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let rows = if literal { 1 } else { args.number_rows };
         let columns: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
-        let output = self.call_chunked(&columns, rows)?;
+        let cancel = args.config_options.extensions.get::<QueryCancel>().map(QueryCancel::token);
+        let output = self.call_chunked(&columns, rows, cancel)?;
         if literal && output.len() == 1 {
             return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&output, 0)?));
         }
@@ -185,7 +227,7 @@ impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
 
 impl<P: UdfPlugin> PluginUdf<P> {
     /// Calls the plugin on `columns` (`rows` rows), in as many calls as its limits need.
-    fn call_chunked(&self, columns: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+    fn call_chunked(&self, columns: &[ArrayRef], rows: usize, cancel: Option<CancelToken>) -> Result<ArrayRef> {
         if rows == 0 {
             return Ok(new_empty_array(&self.returns));
         }
@@ -197,8 +239,12 @@ impl<P: UdfPlugin> PluginUdf<P> {
             let slice: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
             let batch =
                 plugrt_arrow_ipc::input_batch(&slice, len).map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let output =
-                self.plugin.call(&self.function, &batch).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let reservation = Arc::new(CallReservation(self.memory.new_empty()));
+            let options = CallOptions { cancel: cancel.clone(), memory: Some(reservation) };
+            let output = self.plugin.call(&self.function, &batch, &options).map_err(|e| match e {
+                Error::MemoryBudget { .. } => DataFusionError::ResourcesExhausted(e.to_string()),
+                e => DataFusionError::External(Box::new(e)),
+            })?;
             outputs.push(output);
         }
         if outputs.len() == 1 {

@@ -14,6 +14,7 @@
 //! and `plugrt_log` does not load. No on-disk cache of compiled plugins. Each loaded plugin has
 //! an engine of its own (extism compiles per engine), so plugins share no pooling allocator.
 
+mod canceller;
 mod exports;
 mod host;
 mod plugin;

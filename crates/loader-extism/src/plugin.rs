@@ -9,7 +9,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
 use plugrt_contract::{
-    CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input, parse_description, start_envelope,
+    CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input, parse_description,
+    start_envelope,
 };
 use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::{Trap, WasmBacktrace};
@@ -158,8 +159,14 @@ impl Loaded for ModuleVersion {
         &self.parts
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
-        ModuleVersion::call(self, function, batch, report)
+    fn call(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<ArrayRef, Error> {
+        ModuleVersion::call(self, function, batch, options, report)
     }
 }
 
@@ -259,7 +266,13 @@ impl ModuleVersion {
         Ok(ModuleVersion { parts, name, ipc_limits, interrupts })
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
+    fn call(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<ArrayRef, Error> {
         let (plugin, owned) = (|| self.name.to_string(), || function.to_owned());
         let signature = self
             .parts
@@ -280,14 +293,24 @@ impl ModuleVersion {
             let mut envelope = envelope.borrow_mut();
             start_envelope(function, &mut envelope);
             encoded.append_to(&mut envelope);
-            self.run(function, &envelope, report)
+            // The envelope, and the guest's whole memory limit: the host cannot see an Extism
+            // guest's memory grow, so it asks for the most the guest may take.
+            self.grant(options, function, envelope.len() + self.parts.limits.memory_bytes)?;
+            self.run(function, &envelope, options, report)
         })?;
+        self.grant(options, function, output.len())?;
         decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
             .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source })
     }
 
     /// Runs the call in a fresh enough instance, again if another call's timeout interrupted it.
-    fn run(&self, function: &str, envelope: &[u8], report: &mut CallReport) -> Result<Vec<u8>, Error> {
+    fn run(
+        &self,
+        function: &str,
+        envelope: &[u8],
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<Vec<u8>, Error> {
         let mut interrupted = 0;
         // Bounded: each pass retires one instance, and the pool replaces it with a current one.
         for _ in 0..self.parts.limits.instances + 2 * INTERRUPTED_RUNS as usize {
@@ -297,7 +320,7 @@ impl ModuleVersion {
                 lease.poison(); // created before the engine's last interrupt: it would be interrupted too
                 continue;
             }
-            match self.invoke(&mut lease, function, envelope) {
+            match self.invoke(&mut lease, function, envelope, options) {
                 Ok(output) => return Ok(output),
                 Err(Failure::Error(e)) => {
                     if e.discards_instance() {
@@ -322,7 +345,20 @@ impl ModuleVersion {
     }
 
     /// Runs the guest's `call` on `envelope` in the leased instance; returns its output bytes.
-    fn invoke(&self, lease: &mut Lease<Instances>, function: &str, envelope: &[u8]) -> Result<Vec<u8>, Failure> {
+    /// A cancel of the caller's token interrupts it through extism's `CancelHandle`.
+    fn invoke(
+        &self,
+        lease: &mut Lease<Instances>,
+        function: &str,
+        envelope: &[u8],
+        options: &CallOptions,
+    ) -> Result<Vec<u8>, Failure> {
+        let cancelled = || Error::Cancelled { plugin: self.name.to_string(), function: function.to_owned() };
+        if options.is_cancelled() {
+            return Err(Failure::Error(cancelled()));
+        }
+        let _watch =
+            options.cancel.as_ref().map(|token| crate::canceller::watch(token, lease.plugin().cancel_handle()));
         let context = CallContext { log: GuestLog::new(self.name.clone()) };
         let started = std::time::Instant::now();
         match lease.plugin().call_with_host_context::<&[u8], &[u8], _>("call", envelope, context) {
@@ -336,7 +372,9 @@ impl ModuleVersion {
             Err(e) if is_interrupt(&e) => {
                 // The engine's epoch moved: older instances are stale from now on.
                 self.interrupts.fetch_add(1, Ordering::AcqRel);
-                if started.elapsed() >= self.parts.limits.timeout {
+                if options.is_cancelled() {
+                    Err(Failure::Error(cancelled()))
+                } else if started.elapsed() >= self.parts.limits.timeout {
                     Err(Failure::Error(Error::Timeout {
                         plugin: self.name.to_string(),
                         function: function.to_owned(),
@@ -348,6 +386,16 @@ impl ModuleVersion {
             }
             Err(e) => Err(Failure::Error(self.classify(function, e))),
         }
+    }
+
+    /// Asks the caller's memory budget, if any, for `bytes` the call holds.
+    fn grant(&self, options: &CallOptions, function: &str, bytes: usize) -> Result<(), Error> {
+        options.grow(bytes).map_err(|message| Error::MemoryBudget {
+            plugin: self.name.to_string(),
+            function: function.to_owned(),
+            requested: bytes,
+            message,
+        })
     }
 
     /// Maps a failed acquire; a failed instance creation is classified like a failed call.

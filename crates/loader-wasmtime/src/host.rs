@@ -3,43 +3,141 @@
 
 use std::sync::Arc;
 
-use wasmtime::ResourceLimiter;
 use wasmtime::component::{ComponentType, Lift, Linker};
+use wasmtime::{ResourceLimiter, StoreContextMut, UpdateDeadline};
 
-use plugrt_contract::{GuestErrorKind, GuestLog, LogLevel};
+use plugrt_contract::{CallMemory, CallOptions, CancelToken, GuestErrorKind, GuestLog, LogLevel};
 
 /// A store's data.
 pub(crate) struct HostState {
     memory_limit: usize,
     table_limit: usize,
-    /// Set when growth beyond a limit was refused: a later trap is then a memory limit.
-    pub(crate) growth_refused: bool,
+    /// Bytes of linear memory the instance holds (all its memories), as growth was allowed.
+    memory_held: usize,
+    /// The last growth allowed, taken back if the engine then fails it.
+    last_growth: usize,
     log: GuestLog,
+    /// What the running call's caller controls; empty between calls.
+    cancel: Option<CancelToken>,
+    memory: Option<Arc<dyn CallMemory>>,
+    /// Epoch ticks left before the deadline, beyond the one the store waits for.
+    ticks_left: u64,
+    /// Why the running call stopped, when the host stopped it.
+    pub(crate) stop: Stop,
 }
+
+/// What the host did to a call that failed: read to name its error.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Stop {
+    /// Growth beyond the plugin's limits was refused: a later trap is then a memory limit.
+    pub(crate) growth_refused: bool,
+    /// The caller's token was cancelled and the guest interrupted.
+    pub(crate) cancelled: bool,
+    /// The caller's memory budget refused this many bytes, for this reason.
+    pub(crate) budget_refused: Option<(usize, String)>,
+}
+
+/// The error a refused memory budget traps the guest with (its details are in [`Stop`]).
+#[derive(Debug)]
+struct BudgetRefused;
+
+impl std::fmt::Display for BudgetRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the host's memory budget refused the growth")
+    }
+}
+
+impl std::error::Error for BudgetRefused {}
 
 impl HostState {
     pub(crate) fn new(plugin: Arc<str>, memory_limit: usize, table_limit: usize) -> Self {
-        HostState { log: GuestLog::new(plugin), memory_limit, table_limit, growth_refused: false }
+        HostState {
+            log: GuestLog::new(plugin),
+            memory_limit,
+            table_limit,
+            memory_held: 0,
+            last_growth: 0,
+            cancel: None,
+            memory: None,
+            ticks_left: 0,
+            stop: Stop::default(),
+        }
     }
 
     /// Prepares for the next call of this instance (bounded reuse only).
     pub(crate) fn reset_for_call(&mut self) {
-        self.growth_refused = false;
+        self.stop = Stop::default();
         self.log.reset();
+    }
+
+    /// Starts a call of `ticks` epoch ticks under `options`: the memory the instance already
+    /// holds is asked of the caller's budget. Returns the epoch deadline to set (one tick at a
+    /// time when the call can be cancelled, so each tick checks the token), or the budget's
+    /// refusal `(bytes, reason)`.
+    pub(crate) fn begin_call(&mut self, options: &CallOptions, ticks: u64) -> Result<u64, (usize, String)> {
+        options.grow(self.memory_held).map_err(|reason| (self.memory_held, reason))?;
+        self.memory = options.memory.clone();
+        self.cancel = options.cancel.clone();
+        let deadline = if self.cancel.is_some() { 1 } else { ticks };
+        self.ticks_left = ticks - deadline;
+        Ok(deadline)
+    }
+
+    /// Forgets the caller's token and budget once its call is over.
+    pub(crate) fn end_call(&mut self) {
+        self.cancel = None;
+        self.memory = None;
+        self.ticks_left = 0;
+    }
+
+    /// The store's epoch callback: interrupt a cancelled call, else wait one more tick until
+    /// the deadline's ticks are spent. Instantiation (no call yet) runs to its deadline.
+    pub(crate) fn on_epoch(mut cx: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
+        let state = cx.data_mut();
+        if state.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            state.stop.cancelled = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        if state.ticks_left == 0 {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        state.ticks_left -= 1;
+        Ok(UpdateDeadline::Continue(1))
     }
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        // Refuse like the spec intends (`memory.grow` returns -1); remember it for the report.
-        let allowed = desired <= self.memory_limit;
-        self.growth_refused |= !allowed;
-        Ok(allowed)
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Beyond the plugin's limit: refuse like the spec intends (`memory.grow` returns -1)
+        // and remember it for the report.
+        if desired > self.memory_limit {
+            self.stop.growth_refused = true;
+            return Ok(false);
+        }
+        let more = desired.saturating_sub(current);
+        if let Some(memory) = &self.memory
+            && more > 0
+            && let Err(reason) = memory.try_grow(more)
+        {
+            // The host cannot afford it: stop the call (a trap), whatever the guest would do.
+            self.stop.budget_refused = Some((more, reason));
+            return Err(BudgetRefused.into());
+        }
+        self.memory_held += more;
+        self.last_growth = more;
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // Allowed here but refused by the engine: the instance does not hold it. (What the
+        // budget granted stays granted until the call ends; the caller frees it then.)
+        self.memory_held -= std::mem::take(&mut self.last_growth);
+        Ok(())
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let allowed = desired <= self.table_limit;
-        self.growth_refused |= !allowed;
+        self.stop.growth_refused |= !allowed;
         Ok(allowed)
     }
 }

@@ -11,10 +11,10 @@ use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
-use crate::host::{self, CallError, HostState};
+use crate::host::{self, CallError, HostState, Stop};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
-use plugrt_contract::{CallReport, Loaded, Loader, Parts, check_input, parse_description};
+use plugrt_contract::{CallOptions, CallReport, Loaded, Loader, Parts, check_input, parse_description};
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
 /// is). Cheap to clone; calls may run from many threads at once.
@@ -81,6 +81,7 @@ fn new_store(
 ) -> wasmtime::Result<Store<HostState>> {
     let mut store = Store::new(&runtime.engine, HostState::new(name, limits.memory_bytes, limits.table_elements));
     store.limiter(|state| state as &mut dyn wasmtime::ResourceLimiter);
+    store.epoch_deadline_callback(HostState::on_epoch);
     // Instantiation (start functions included) runs under the same deadline and fuel as a call.
     store.set_epoch_deadline(ticks);
     if let Some(fuel) = limits.fuel {
@@ -114,8 +115,14 @@ impl Loaded for ComponentVersion {
         &self.parts
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
-        ComponentVersion::call(self, function, batch, report)
+    fn call(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<ArrayRef, Error> {
+        ComponentVersion::call(self, function, batch, options, report)
     }
 }
 
@@ -190,7 +197,13 @@ impl ComponentVersion {
         Ok(ComponentVersion { parts, name, ipc_limits, call_index, ticks })
     }
 
-    fn call(&self, function: &str, batch: &RecordBatch, report: &mut CallReport) -> Result<ArrayRef, Error> {
+    fn call(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<ArrayRef, Error> {
         let signature = self
             .parts
             .description
@@ -210,9 +223,11 @@ impl ComponentVersion {
                 function: function.to_owned(),
                 message: e.to_string(),
             })?;
-            self.invoke(&mut lease, function, &input)
+            self.grant(options, function, input.len())?;
+            self.invoke(&mut lease, function, &input, options)
         })?;
         drop(lease);
+        self.grant(options, function, output.len())?;
         decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
             .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source })
     }
@@ -221,8 +236,15 @@ impl ComponentVersion {
 impl ComponentVersion {
     /// Runs the guest's `call` in the leased instance and returns its output bytes; poisons
     /// the lease when the failure leaves the instance unfit ([`Error::discards_instance`]).
-    fn invoke(&self, lease: &mut Lease<Instances>, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        let result = self.run_guest(lease, function, input);
+    fn invoke(
+        &self,
+        lease: &mut Lease<Instances>,
+        function: &str,
+        input: &[u8],
+        options: &CallOptions,
+    ) -> Result<Vec<u8>, Error> {
+        let result = self.run_guest(lease, function, input, options);
+        lease.store.data_mut().end_call();
         if let Err(e) = &result
             && e.discards_instance()
         {
@@ -231,10 +253,22 @@ impl ComponentVersion {
         result
     }
 
-    fn run_guest(&self, lease: &mut Lease<Instances>, function: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
+    fn run_guest(
+        &self,
+        lease: &mut Lease<Instances>,
+        function: &str,
+        input: &[u8],
+        options: &CallOptions,
+    ) -> Result<Vec<u8>, Error> {
+        if options.is_cancelled() {
+            return Err(Error::Cancelled { plugin: self.name.to_string(), function: function.to_owned() });
+        }
         let live = &mut **lease;
         let store = &mut live.store;
-        store.set_epoch_deadline(self.ticks);
+        let deadline = store.data_mut().begin_call(options, self.ticks).map_err(|(requested, message)| {
+            Error::MemoryBudget { plugin: self.name.to_string(), function: function.to_owned(), requested, message }
+        })?;
+        store.set_epoch_deadline(deadline);
         if let Some(fuel) = self.parts.limits.fuel {
             // Cannot fail: metering is on whenever a plugin has a fuel limit.
             let _ = store.set_fuel(fuel);
@@ -243,7 +277,7 @@ impl ComponentVersion {
             .instance
             .get_typed_func::<(&str, &[u8]), CallResult>(&mut *store, &self.call_index)
             .and_then(|call| call.call(&mut *store, (function, input)));
-        let call_err = |e| self.classify(function, e, store.data().growth_refused);
+        let call_err = |e| self.classify(function, e, &store.data().stop);
         match outcome {
             Ok((Ok(output),)) => {
                 if output.len() > self.parts.limits.output_bytes {
@@ -273,7 +307,7 @@ impl ComponentVersion {
     fn pool_error(&self, function: &str, e: PoolError<wasmtime::Error>) -> Error {
         match e {
             PoolError::Closed { .. } => Error::Closed { plugin: self.name.to_string() },
-            PoolError::Create { source, .. } => match self.classify(function, source, false) {
+            PoolError::Create { source, .. } => match self.classify(function, source, &Stop::default()) {
                 Error::Trap { plugin, function, message } => {
                     Error::Trap { plugin, function, message: format!("instantiation failed: {message}") }
                 }
@@ -287,13 +321,28 @@ impl ComponentVersion {
         }
     }
 
-    /// Names what stopped a call: deadline, fuel, refused growth, or another trap.
-    fn classify(&self, function: &str, e: wasmtime::Error, growth_refused: bool) -> Error {
+    /// Asks the caller's memory budget, if any, for `bytes` the call holds on the host side.
+    fn grant(&self, options: &CallOptions, function: &str, bytes: usize) -> Result<(), Error> {
+        options.grow(bytes).map_err(|message| Error::MemoryBudget {
+            plugin: self.name.to_string(),
+            function: function.to_owned(),
+            requested: bytes,
+            message,
+        })
+    }
+
+    /// Names what stopped a call: the caller's cancel or memory budget, the deadline, fuel,
+    /// refused growth, or another trap.
+    fn classify(&self, function: &str, e: wasmtime::Error, stop: &Stop) -> Error {
         let (plugin, function) = (self.name.to_string(), function.to_owned());
+        if let Some((requested, message)) = &stop.budget_refused {
+            return Error::MemoryBudget { plugin, function, requested: *requested, message: message.clone() };
+        }
         match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) if stop.cancelled => Error::Cancelled { plugin, function },
             Some(Trap::Interrupt) => Error::Timeout { plugin, function, limit: self.parts.limits.timeout },
             Some(Trap::OutOfFuel) => Error::OutOfFuel { plugin, function, fuel: self.parts.limits.fuel.unwrap_or(0) },
-            _ if growth_refused => Error::MemoryLimit { plugin, function, limit: self.parts.limits.memory_bytes },
+            _ if stop.growth_refused => Error::MemoryLimit { plugin, function, limit: self.parts.limits.memory_bytes },
             _ => Error::Trap { plugin, function, message: describe_trap(&e) },
         }
     }

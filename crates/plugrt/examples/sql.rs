@@ -5,7 +5,9 @@
 
 use plugrt::datafusion::Naming;
 use plugrt::datafusion::datafusion::arrow::util::pretty::pretty_format_batches;
-use plugrt::datafusion::datafusion::prelude::SessionContext;
+use plugrt::datafusion::datafusion::error::DataFusionError;
+use plugrt::datafusion::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use plugrt::datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: sql C_UDF.wasm")?;
@@ -23,7 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let sql = "SELECT upper(word) AS shout, str_len(word) AS len, add_one(n) AS next \
                    FROM (VALUES ('hello', 1), ('wörld', NULL), (NULL, 41)) AS t(word, n) \
                    WHERE add_one(n) IS NULL OR add_one(n) > 1";
-        let batches = ctx.sql(sql).await?.collect().await?;
+        // `plugrt::datafusion::collect` runs it like `DataFrame::collect`, with a cancel token:
+        // dropping the future interrupts the plugin calls still running.
+        let batches = plugrt::datafusion::collect(ctx.sql(sql).await?).await?;
         // ANCHOR_END: query
         println!("{}", pretty_format_batches(&batches)?);
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -35,6 +39,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("as expected: {error}");
         // ANCHOR_END: error
         assert!(error.to_string().contains("plugin `c_udf`, function `add_one`"));
+        // ANCHOR: memory
+        // Calls take their memory (IPC buffers, the guest's linear memory) from the session's
+        // memory pool: under a limit too small for one call, the query fails as DataFusion's
+        // own operators do.
+        let small = RuntimeEnvBuilder::new().with_memory_limit(64 << 10, 1.0).build_arc()?;
+        let tight = SessionContext::new_with_config_rt(SessionConfig::new(), small);
+        runtime.register_udfs(&tight, Naming::Declared);
+        let error = tight.sql("SELECT add_one(1)").await?.collect().await.unwrap_err();
+        println!("as expected: {error}");
+        // ANCHOR_END: memory
+        assert!(matches!(error.find_root(), DataFusionError::ResourcesExhausted(_)), "{error}");
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

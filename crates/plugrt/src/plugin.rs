@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use plugrt_contract::{Allocator, CallReport, Description, Error, Limits, Loader};
+use plugrt_contract::{Allocator, CallOptions, CallReport, Description, Error, Limits, Loader};
 use plugrt_pool::{CloseReport, MetricsSnapshot};
 
 use crate::stats::PluginStats;
@@ -17,7 +17,8 @@ trait AnyPlugin: Send + Sync {
     fn metrics(&self) -> MetricsSnapshot;
     fn allocator(&self) -> Allocator;
     fn close(&self, drain: Duration) -> CloseReport;
-    fn call(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport);
+    fn call(&self, function: &str, batch: &RecordBatch, options: &CallOptions)
+    -> (Result<ArrayRef, Error>, CallReport);
     fn reload(&self, bytes: &[u8]) -> Result<(), Error>;
 }
 
@@ -37,8 +38,13 @@ impl<L: Loader> AnyPlugin for plugrt_contract::Plugin<L> {
     fn close(&self, drain: Duration) -> CloseReport {
         plugrt_contract::Plugin::close(self, drain)
     }
-    fn call(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport) {
-        plugrt_contract::Plugin::call_reported(self, function, batch)
+    fn call(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+    ) -> (Result<ArrayRef, Error>, CallReport) {
+        plugrt_contract::Plugin::call_reported(self, function, batch, options)
     }
     fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
         plugrt_contract::Plugin::reload(self, bytes)
@@ -70,13 +76,28 @@ impl Plugin {
     /// [`function_metrics`](Plugin::function_metrics). See [`call_reported`](Plugin::call_reported)
     /// for what the call cost.
     pub fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        self.call_reported(function, batch).0
+        self.call_reported(function, batch, &CallOptions::default()).0
     }
 
-    /// [`call`](Plugin::call), also returning what the call did: its outcome, duration, time
-    /// spent getting an instance and creating one, and whether the instance was reused.
-    pub fn call_reported(&self, function: &str, batch: &RecordBatch) -> (Result<ArrayRef, Error>, CallReport) {
-        let (result, report) = self.inner.call(function, batch);
+    /// [`call`](Plugin::call) under `options`: a [`CancelToken`](crate::CancelToken) whose
+    /// cancel interrupts the call (it fails with `Error::Cancelled`, its instance discarded),
+    /// and a [`CallMemory`](crate::CallMemory) budget the memory it holds is asked of
+    /// (`Error::MemoryBudget` when refused). A call still waiting for an instance notices a
+    /// cancel only once it gets one.
+    pub fn call_with(&self, function: &str, batch: &RecordBatch, options: &CallOptions) -> Result<ArrayRef, Error> {
+        self.call_reported(function, batch, options).0
+    }
+
+    /// [`call_with`](Plugin::call_with), also returning what the call did: its outcome,
+    /// duration, time spent getting an instance and creating one, and whether the instance
+    /// was reused.
+    pub fn call_reported(
+        &self,
+        function: &str,
+        batch: &RecordBatch,
+        options: &CallOptions,
+    ) -> (Result<ArrayRef, Error>, CallReport) {
+        let (result, report) = self.inner.call(function, batch, options);
         self.stats.record(function, &report);
         (result, report)
     }

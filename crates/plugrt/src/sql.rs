@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use plugrt_contract::{Description, Error, Limits};
+use plugrt_contract::{CallOptions, Description, Error, Limits};
 use plugrt_datafusion::datafusion::execution::context::SessionContext;
 use plugrt_datafusion::{Naming, UdfPlugin};
 
@@ -17,8 +17,8 @@ impl UdfPlugin for Plugin {
     fn limits(&self) -> Limits {
         Plugin::limits(self)
     }
-    fn call(&self, function: &str, batch: &RecordBatch) -> Result<ArrayRef, Error> {
-        Plugin::call(self, function, batch)
+    fn call(&self, function: &str, batch: &RecordBatch, options: &CallOptions) -> Result<ArrayRef, Error> {
+        Plugin::call_with(self, function, batch, options)
     }
 }
 

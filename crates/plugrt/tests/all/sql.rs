@@ -1,15 +1,22 @@
 //! SQL through DataFusion calling plugin functions (feature `datafusion`), for every flavour:
 //! results equal a native implementation on the same data (nulls, literals, empty input,
-//! several partitions), and a broken UDF fails its query with the plugin's error while the
-//! session keeps working.
+//! several partitions), a broken UDF fails its query with the plugin's error while the session
+//! keeps working, a dropped query interrupts its calls, and calls take their memory from the
+//! session's pool.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use futures_core::Stream;
 use plugrt::Error;
 use plugrt::datafusion::Naming;
 use plugrt::datafusion::datafusion::datasource::MemTable;
+use plugrt::datafusion::datafusion::error::DataFusionError;
+use plugrt::datafusion::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use plugrt::datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::common::{fixture, flavours, runtime};
@@ -216,5 +223,129 @@ fn batches_too_large_for_the_limits_are_split_and_joined() {
         }
         let calls = calls(&runtime, "upper");
         assert!(calls > 1, "{flavour}: one batch went in {calls} call(s); it should have been split");
+    }
+}
+
+/// A runtime whose calls may run 30 s: only a cancel stops a spinning call early.
+fn patient_runtime() -> plugrt::Runtime {
+    let limits = plugrt::Limits { timeout: Duration::from_secs(30), ..crate::common::limits() };
+    plugrt::Runtime::builder().limits(limits).build().unwrap()
+}
+
+/// Waits (up to 10 s) until `plugin` has `leased` instances in calls; returns how long it took.
+fn wait_for_leased(plugin: &plugrt::Plugin, leased: usize, what: &str) -> Duration {
+    let started = Instant::now();
+    while plugin.metrics().status.leased != leased {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: {} instance(s) still in calls after 10 s, want {leased}",
+            plugin.metrics().status.leased
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    started.elapsed()
+}
+
+fn outcome_count(plugin: &plugrt::Plugin, function: &str, outcome: plugrt::Outcome) -> u64 {
+    plugin.function_metrics().iter().find(|f| f.function == function).map_or(0, |f| f.calls_with(outcome))
+}
+
+#[test]
+fn a_dropped_query_interrupts_its_spinning_calls() {
+    // Enough workers for the spinning partitions and the ones that finish.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(6).enable_all().build().unwrap();
+    for flavour in flavours() {
+        let runtime = patient_runtime();
+        runtime.load(&fixture(flavour, "c_udf")).unwrap();
+        runtime.load(&fixture(flavour, "infinite_loop")).unwrap();
+        let spin = runtime.plugin("infinite_loop").unwrap();
+        let ctx = session_of(&runtime, vec![vec![batch(0, 10)], vec![batch(10, 20)]], 2, 8192);
+
+        // The stream dropped while both partitions spin.
+        let frame = rt.block_on(ctx.sql("SELECT spin(x) FROM t")).unwrap();
+        let mut stream = rt.block_on(plugrt::datafusion::execute_stream(frame)).unwrap();
+        rt.block_on(std::future::poll_fn(|cx| {
+            let _ = Pin::new(&mut stream).poll_next(cx);
+            Poll::Ready(())
+        }));
+        wait_for_leased(&spin, 2, &format!("{flavour}: both partitions should be spinning"));
+        std::thread::sleep(Duration::from_millis(100));
+        let dropped = Instant::now();
+        drop(stream);
+        wait_for_leased(&spin, 0, &format!("{flavour}: dropping the stream"));
+        let took = dropped.elapsed();
+        eprintln!("{flavour}: spinning calls interrupted {took:?} after the stream was dropped");
+        assert!(took < Duration::from_secs(2), "{flavour}: interrupted after {took:?}");
+        assert_eq!(outcome_count(&spin, "spin", plugrt::Outcome::Cancelled), 2, "{flavour}");
+
+        // A LIMIT satisfied by fast partitions while others spin: the query returns, and its
+        // spinning calls are interrupted rather than left to their 30 s.
+        let sql = "SELECT v FROM (SELECT add_one(x) AS v FROM t WHERE x IS NOT NULL \
+                   UNION ALL SELECT spin(x) AS v FROM t) LIMIT 1";
+        let started = Instant::now();
+        let rows: usize = rt
+            .block_on(async { plugrt::datafusion::collect(ctx.sql(sql).await?).await })
+            .unwrap_or_else(|e| panic!("{flavour}: {e}"))
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum();
+        assert_eq!(rows, 1, "{flavour}");
+        wait_for_leased(&spin, 0, &format!("{flavour}: a LIMIT satisfied"));
+        let took = started.elapsed();
+        eprintln!("{flavour}: LIMIT 1 answered and its spinning calls interrupted in {took:?}");
+        assert!(took < Duration::from_secs(2), "{flavour}: the LIMIT query took {took:?}");
+
+        // The session and the plugin keep working.
+        let ok = query(&rt, &ctx, "SELECT count(add_one(x)) FROM t").unwrap();
+        assert_eq!(column::<Int64Array>(&ok, 0).value(0), (0..20).filter(|i| i % 7 != 3).count() as i64);
+    }
+}
+
+#[test]
+fn queries_take_their_calls_memory_from_the_session_pool() {
+    let rt = tokio();
+    for flavour in flavours() {
+        let runtime = runtime(); // memory limit 64 MiB per call
+        runtime.load(&fixture(flavour, "c_udf")).unwrap();
+        runtime.load(&fixture(flavour, "memory_bomb")).unwrap();
+        let limited = |bytes: usize| {
+            let env = RuntimeEnvBuilder::new().with_memory_limit(bytes, 1.0).build_arc().unwrap();
+            let config = SessionConfig::new().with_target_partitions(2);
+            let ctx = SessionContext::new_with_config_rt(config, env);
+            ctx.register_table("t", Arc::new(MemTable::try_new(schema(), vec![vec![batch(0, 1000)]]).unwrap()))
+                .unwrap();
+            runtime.register_udfs(&ctx, Naming::Declared);
+            ctx
+        };
+        let exhausted = |ctx: &SessionContext, sql: &str, function: &str| {
+            let error = rt.block_on(async { ctx.sql(sql).await.unwrap().collect().await.unwrap_err() });
+            assert!(
+                matches!(error.find_root(), DataFusionError::ResourcesExhausted(_)),
+                "{flavour}: {sql} should exhaust the pool: {error:?}"
+            );
+            assert!(error.to_string().contains(function), "{flavour}: the message names the UDF: {error}");
+        };
+
+        // Room for two calls at once: the query runs, and gives everything back.
+        let roomy = limited(256 << 20);
+        let got = query(&rt, &roomy, "SELECT sum(add_one(x)) FROM t").unwrap_or_else(|e| panic!("{flavour}: {e}"));
+        let want: i64 = (0..1000).filter(|i| i % 7 != 3).map(|i| i + 1).sum();
+        assert_eq!(column::<Int64Array>(&got, 0).value(0), want, "{flavour}");
+        assert_eq!(roomy.runtime_env().memory_pool.reserved(), 0, "{flavour}: calls free what they took");
+
+        // Less than one call needs: refused before the guest runs.
+        let tight = limited(1 << 20);
+        exhausted(&tight, "SELECT add_one(x) FROM t", "plugin `c_udf`, function `add_one`");
+        // A guest growing past what the pool has left (below its own 64 MiB limit) is stopped
+        // by the pool, not by its limit.
+        let half = limited(32 << 20);
+        exhausted(&half, "SELECT eat(x) FROM t", "plugin `memory_bomb`, function `eat`");
+        let refused = outcome_count(&runtime.plugin("memory_bomb").unwrap(), "eat", plugrt::Outcome::MemoryBudget);
+        assert!(refused >= 1, "{flavour}: counted as memory_budget");
+        for ctx in [&tight, &half] {
+            assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0, "{flavour}: refused calls free what they took");
+        }
+        // The sessions keep working.
+        assert!(query(&rt, &roomy, "SELECT add_one(1)").is_ok(), "{flavour}");
     }
 }
