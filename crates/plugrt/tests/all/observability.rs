@@ -78,8 +78,38 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     }
 }
 
+/// A global subscriber that records nothing but keeps every callsite `sometimes` interesting.
+///
+/// tracing caches each callsite's interest process-wide, computed the first time any thread
+/// reaches it. Without a global subscriber, a sibling test reaching `plugrt.load` on a thread
+/// with no subscriber would cache it as `never`, and this module's scoped subscriber would
+/// miss the span. With this one installed, the cache says `sometimes` and each thread's own
+/// subscriber decides.
+struct Anchor;
+
+impl Subscriber for Anchor {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
 /// Runs `work` with a capturing subscriber on this thread.
 fn capture(work: impl FnOnce()) -> (Vec<Closed>, Vec<Seen>) {
+    static ANCHOR: std::sync::Once = std::sync::Once::new();
+    ANCHOR.call_once(|| {
+        tracing::subscriber::set_global_default(Anchor).expect("no other global subscriber in this test binary")
+    });
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     tracing::subscriber::with_default(subscriber, work);
