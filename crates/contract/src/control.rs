@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::Error;
+
 /// What a caller controls about one call. The default (no token, no memory budget) is what
 /// `Plugin::call` uses: the call runs to its own limits.
 #[derive(Clone, Default)]
@@ -27,10 +29,25 @@ impl CallOptions {
         self.cancel.as_ref().is_some_and(CancelToken::is_cancelled)
     }
 
-    /// Asks the memory budget, if any, for `bytes` more.
-    pub fn grow(&self, bytes: usize) -> Result<(), String> {
+    /// Fails with [`Error::Cancelled`] for `plugin`'s `function` if the token is cancelled:
+    /// what a loader checks before it runs the guest.
+    pub fn check(&self, plugin: &str, function: &str) -> Result<(), Error> {
+        if self.is_cancelled() {
+            return Err(Error::Cancelled { plugin: plugin.to_owned(), function: function.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Asks the memory budget, if any, for `bytes` more that `plugin`'s `function` holds;
+    /// a refusal is [`Error::MemoryBudget`].
+    pub fn grant(&self, plugin: &str, function: &str, bytes: usize) -> Result<(), Error> {
         match &self.memory {
-            Some(memory) if bytes > 0 => memory.try_grow(bytes),
+            Some(memory) if bytes > 0 => memory.try_grow(bytes).map_err(|message| Error::MemoryBudget {
+                plugin: plugin.to_owned(),
+                function: function.to_owned(),
+                requested: bytes,
+                message,
+            }),
             _ => Ok(()),
         }
     }
@@ -156,9 +173,12 @@ mod tests {
         let kept = token.on_cancel(count(&ran));
         drop(token.on_cancel(count(&ran))); // unregistered before the cancel
         assert!(!token.clone().is_cancelled());
+        let options = CallOptions { cancel: Some(token.clone()), ..CallOptions::default() };
+        assert!(options.check("p", "f").is_ok());
         token.cancel();
         token.cancel();
         assert!(token.is_cancelled());
+        assert!(matches!(options.check("p", "f"), Err(Error::Cancelled { .. })));
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         // Registered after the cancel: runs at once.
         let _late = token.on_cancel(count(&ran));
@@ -168,15 +188,23 @@ mod tests {
 
     #[test]
     fn memory_is_asked_only_when_there_is_a_budget_and_bytes_to_grant() {
+        let grow = |options: &CallOptions, bytes| match options.grant("p", "f", bytes) {
+            Ok(()) => Ok(()),
+            Err(Error::MemoryBudget { requested, message, .. }) => {
+                assert_eq!(requested, bytes);
+                Err(message)
+            }
+            Err(other) => panic!("{other}"),
+        };
         struct Refuse;
         impl CallMemory for Refuse {
             fn try_grow(&self, bytes: usize) -> Result<(), String> {
                 Err(format!("no room for {bytes}"))
             }
         }
-        assert_eq!(CallOptions::default().grow(10), Ok(()));
+        assert_eq!(grow(&CallOptions::default(), 10), Ok(()));
         let options = CallOptions { memory: Some(Arc::new(Refuse)), ..CallOptions::default() };
-        assert_eq!(options.grow(0), Ok(()));
-        assert_eq!(options.grow(10), Err("no room for 10".into()));
+        assert_eq!(grow(&options, 0), Ok(()));
+        assert_eq!(grow(&options, 10), Err("no room for 10".into()));
     }
 }

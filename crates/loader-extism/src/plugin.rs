@@ -166,7 +166,34 @@ impl Loaded for ModuleVersion {
         options: &CallOptions,
         report: &mut CallReport,
     ) -> Result<ArrayRef, Error> {
-        ModuleVersion::call(self, function, batch, options, report)
+        let (plugin, owned) = (|| self.name.to_string(), || function.to_owned());
+        let signature = self
+            .parts
+            .description
+            .function(function)
+            .ok_or_else(|| Error::UnknownFunction { plugin: plugin(), function: owned() })?;
+        check_input(signature, batch).map_err(|message| Error::InvalidInput {
+            plugin: plugin(),
+            function: owned(),
+            message,
+        })?;
+        let encoded = encode_parts(&batch.schema(), std::slice::from_ref(batch)).map_err(|e| Error::InvalidInput {
+            plugin: plugin(),
+            function: owned(),
+            message: e.to_string(),
+        })?;
+        let output = ENVELOPE.with(|envelope| {
+            let mut envelope = envelope.borrow_mut();
+            start_envelope(function, &mut envelope);
+            encoded.append_to(&mut envelope);
+            // The envelope, and the guest's whole memory limit: the host cannot see an Extism
+            // guest's memory grow, so it asks for the most the guest may take.
+            options.grant(&self.name, function, envelope.len() + self.parts.limits.memory_bytes)?;
+            self.run(function, &envelope, options, report)
+        })?;
+        options.grant(&self.name, function, output.len())?;
+        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
+            .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source })
     }
 }
 
@@ -266,43 +293,6 @@ impl ModuleVersion {
         Ok(ModuleVersion { parts, name, ipc_limits, interrupts })
     }
 
-    fn call(
-        &self,
-        function: &str,
-        batch: &RecordBatch,
-        options: &CallOptions,
-        report: &mut CallReport,
-    ) -> Result<ArrayRef, Error> {
-        let (plugin, owned) = (|| self.name.to_string(), || function.to_owned());
-        let signature = self
-            .parts
-            .description
-            .function(function)
-            .ok_or_else(|| Error::UnknownFunction { plugin: plugin(), function: owned() })?;
-        check_input(signature, batch).map_err(|message| Error::InvalidInput {
-            plugin: plugin(),
-            function: owned(),
-            message,
-        })?;
-        let encoded = encode_parts(&batch.schema(), std::slice::from_ref(batch)).map_err(|e| Error::InvalidInput {
-            plugin: plugin(),
-            function: owned(),
-            message: e.to_string(),
-        })?;
-        let output = ENVELOPE.with(|envelope| {
-            let mut envelope = envelope.borrow_mut();
-            start_envelope(function, &mut envelope);
-            encoded.append_to(&mut envelope);
-            // The envelope, and the guest's whole memory limit: the host cannot see an Extism
-            // guest's memory grow, so it asks for the most the guest may take.
-            self.grant(options, function, envelope.len() + self.parts.limits.memory_bytes)?;
-            self.run(function, &envelope, options, report)
-        })?;
-        self.grant(options, function, output.len())?;
-        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
-            .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source })
-    }
-
     /// Runs the call in a fresh enough instance, again if another call's timeout interrupted it.
     fn run(
         &self,
@@ -353,10 +343,7 @@ impl ModuleVersion {
         envelope: &[u8],
         options: &CallOptions,
     ) -> Result<Vec<u8>, Failure> {
-        let cancelled = || Error::Cancelled { plugin: self.name.to_string(), function: function.to_owned() };
-        if options.is_cancelled() {
-            return Err(Failure::Error(cancelled()));
-        }
+        options.check(&self.name, function).map_err(Failure::Error)?;
         let _watch =
             options.cancel.as_ref().map(|token| crate::canceller::watch(token, lease.plugin().cancel_handle()));
         let context = CallContext { log: GuestLog::new(self.name.clone()) };
@@ -372,9 +359,8 @@ impl ModuleVersion {
             Err(e) if is_interrupt(&e) => {
                 // The engine's epoch moved: older instances are stale from now on.
                 self.interrupts.fetch_add(1, Ordering::AcqRel);
-                if options.is_cancelled() {
-                    Err(Failure::Error(cancelled()))
-                } else if started.elapsed() >= self.parts.limits.timeout {
+                options.check(&self.name, function).map_err(Failure::Error)?;
+                if started.elapsed() >= self.parts.limits.timeout {
                     Err(Failure::Error(Error::Timeout {
                         plugin: self.name.to_string(),
                         function: function.to_owned(),
@@ -386,16 +372,6 @@ impl ModuleVersion {
             }
             Err(e) => Err(Failure::Error(self.classify(function, e))),
         }
-    }
-
-    /// Asks the caller's memory budget, if any, for `bytes` the call holds.
-    fn grant(&self, options: &CallOptions, function: &str, bytes: usize) -> Result<(), Error> {
-        options.grow(bytes).map_err(|message| Error::MemoryBudget {
-            plugin: self.name.to_string(),
-            function: function.to_owned(),
-            requested: bytes,
-            message,
-        })
     }
 
     /// Maps a failed acquire; a failed instance creation is classified like a failed call.

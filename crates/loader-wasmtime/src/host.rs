@@ -70,17 +70,19 @@ impl HostState {
         self.log.reset();
     }
 
-    /// Starts a call of `ticks` epoch ticks under `options`: the memory the instance already
-    /// holds is asked of the caller's budget. Returns the epoch deadline to set (one tick at a
-    /// time when the call can be cancelled, so each tick checks the token), or the budget's
-    /// refusal `(bytes, reason)`.
-    pub(crate) fn begin_call(&mut self, options: &CallOptions, ticks: u64) -> Result<u64, (usize, String)> {
-        options.grow(self.memory_held).map_err(|reason| (self.memory_held, reason))?;
+    /// Bytes of linear memory the instance holds now.
+    pub(crate) fn memory_held(&self) -> usize {
+        self.memory_held
+    }
+
+    /// Starts a call of `ticks` epoch ticks under `options`; returns the epoch deadline to
+    /// set: one tick at a time when the call can be cancelled, so each tick checks the token.
+    pub(crate) fn begin_call(&mut self, options: &CallOptions, ticks: u64) -> u64 {
         self.memory = options.memory.clone();
         self.cancel = options.cancel.clone();
         let deadline = if self.cancel.is_some() { 1 } else { ticks };
         self.ticks_left = ticks - deadline;
-        Ok(deadline)
+        deadline
     }
 
     /// Forgets the caller's token and budget once its call is over.

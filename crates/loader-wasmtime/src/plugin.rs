@@ -122,7 +122,32 @@ impl Loaded for ComponentVersion {
         options: &CallOptions,
         report: &mut CallReport,
     ) -> Result<ArrayRef, Error> {
-        ComponentVersion::call(self, function, batch, options, report)
+        let signature = self
+            .parts
+            .description
+            .function(function)
+            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
+        check_input(signature, batch).map_err(|message| Error::InvalidInput {
+            plugin: self.name.to_string(),
+            function: function.to_owned(),
+            message,
+        })?;
+        let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
+        report.acquired(&lease);
+        let output = INPUT.with(|input| {
+            let mut input = input.borrow_mut();
+            encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
+                plugin: self.name.to_string(),
+                function: function.to_owned(),
+                message: e.to_string(),
+            })?;
+            options.grant(&self.name, function, input.len())?;
+            self.invoke(&mut lease, function, &input, options)
+        })?;
+        drop(lease);
+        options.grant(&self.name, function, output.len())?;
+        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
+            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source })
     }
 }
 
@@ -196,41 +221,6 @@ impl ComponentVersion {
         let parts = Parts { description: Arc::new(description), limits, pool, allocator: runtime.allocator };
         Ok(ComponentVersion { parts, name, ipc_limits, call_index, ticks })
     }
-
-    fn call(
-        &self,
-        function: &str,
-        batch: &RecordBatch,
-        options: &CallOptions,
-        report: &mut CallReport,
-    ) -> Result<ArrayRef, Error> {
-        let signature = self
-            .parts
-            .description
-            .function(function)
-            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
-        check_input(signature, batch).map_err(|message| Error::InvalidInput {
-            plugin: self.name.to_string(),
-            function: function.to_owned(),
-            message,
-        })?;
-        let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
-        report.acquired(&lease);
-        let output = INPUT.with(|input| {
-            let mut input = input.borrow_mut();
-            encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
-                plugin: self.name.to_string(),
-                function: function.to_owned(),
-                message: e.to_string(),
-            })?;
-            self.grant(options, function, input.len())?;
-            self.invoke(&mut lease, function, &input, options)
-        })?;
-        drop(lease);
-        self.grant(options, function, output.len())?;
-        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
-            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source })
-    }
 }
 
 impl ComponentVersion {
@@ -260,14 +250,12 @@ impl ComponentVersion {
         input: &[u8],
         options: &CallOptions,
     ) -> Result<Vec<u8>, Error> {
-        if options.is_cancelled() {
-            return Err(Error::Cancelled { plugin: self.name.to_string(), function: function.to_owned() });
-        }
+        options.check(&self.name, function)?;
         let live = &mut **lease;
         let store = &mut live.store;
-        let deadline = store.data_mut().begin_call(options, self.ticks).map_err(|(requested, message)| {
-            Error::MemoryBudget { plugin: self.name.to_string(), function: function.to_owned(), requested, message }
-        })?;
+        // The memory the instance already holds, then every page it grows by (the limiter).
+        options.grant(&self.name, function, store.data().memory_held())?;
+        let deadline = store.data_mut().begin_call(options, self.ticks);
         store.set_epoch_deadline(deadline);
         if let Some(fuel) = self.parts.limits.fuel {
             // Cannot fail: metering is on whenever a plugin has a fuel limit.
@@ -319,16 +307,6 @@ impl ComponentVersion {
                 message: other.to_string(),
             },
         }
-    }
-
-    /// Asks the caller's memory budget, if any, for `bytes` the call holds on the host side.
-    fn grant(&self, options: &CallOptions, function: &str, bytes: usize) -> Result<(), Error> {
-        options.grow(bytes).map_err(|message| Error::MemoryBudget {
-            plugin: self.name.to_string(),
-            function: function.to_owned(),
-            requested: bytes,
-            message,
-        })
     }
 
     /// Names what stopped a call: the caller's cancel or memory budget, the deadline, fuel,
