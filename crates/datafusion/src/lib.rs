@@ -158,7 +158,7 @@ struct PluginUdf<P> {
     memory: MemoryReservation,
 }
 
-/// One call's share of the session's memory pool, freed when the call is over.
+/// The share of the session's memory pool a batch's calls hold, emptied after each call.
 struct CallReservation(MemoryReservation);
 
 impl CallMemory for CallReservation {
@@ -234,18 +234,20 @@ impl<P: UdfPlugin> PluginUdf<P> {
         let bytes: usize = columns.iter().map(|c| c.get_array_memory_size()).sum();
         let step = chunk_rows(rows, bytes, &self.plugin.limits());
         let mut outputs = Vec::with_capacity(rows.div_ceil(step));
+        // One reservation for the batch's calls, emptied after each (calls run one by one).
+        let reservation = Arc::new(CallReservation(self.memory.new_empty()));
+        let options = CallOptions { cancel, memory: Some(reservation.clone()) };
         for start in (0..rows).step_by(step) {
             let len = step.min(rows - start);
             let slice: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
             let batch =
                 plugrt_arrow_ipc::input_batch(&slice, len).map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let reservation = Arc::new(CallReservation(self.memory.new_empty()));
-            let options = CallOptions { cancel: cancel.clone(), memory: Some(reservation) };
             let output = self.plugin.call(&self.function, &batch, &options).map_err(|e| match e {
                 Error::MemoryBudget { .. } => DataFusionError::ResourcesExhausted(e.to_string()),
                 e => DataFusionError::External(Box::new(e)),
-            })?;
-            outputs.push(output);
+            });
+            reservation.0.free();
+            outputs.push(output?);
         }
         if outputs.len() == 1 {
             return Ok(outputs.pop().expect("one output"));

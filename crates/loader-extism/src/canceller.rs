@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use plugrt_contract::{CancelToken, HookGuard};
@@ -43,7 +43,7 @@ pub(crate) fn watch(token: &CancelToken, handle: extism::CancelHandle) -> Watch 
     let hook = token.on_cancel(move || match queue() {
         Some(queue) => {
             // A send fails only if the thread is gone; then cancel once from here.
-            if let Err(e) = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(hooked) {
+            if let Err(e) = queue.send(hooked) {
                 let _ = e.0.handle.cancel();
             }
         }
@@ -54,13 +54,13 @@ pub(crate) fn watch(token: &CancelToken, handle: extism::CancelHandle) -> Watch 
     Watch { call, _hook: hook }
 }
 
-fn queue() -> Option<&'static Mutex<Sender<Arc<InFlight>>>> {
-    static QUEUE: OnceLock<Option<Mutex<Sender<Arc<InFlight>>>>> = OnceLock::new();
+fn queue() -> Option<&'static Sender<Arc<InFlight>>> {
+    static QUEUE: OnceLock<Option<Sender<Arc<InFlight>>>> = OnceLock::new();
     QUEUE
         .get_or_init(|| {
             let (tx, rx) = channel();
             match std::thread::Builder::new().name("plugrt-extism-cancel".into()).spawn(move || run(rx)) {
-                Ok(_) => Some(Mutex::new(tx)),
+                Ok(_) => Some(tx),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot start the cancel thread; cancels are sent once");
                     None
