@@ -195,10 +195,7 @@ fn demo(sh: &Shell) -> Result {
     for (flavour, label) in [("component", "C guest, component on wasmtime"), ("extism", "C guest, Extism module")] {
         step(&format!("SQL over {DEMO_ROWS} rows with the {label}"));
         let plugin = out.join(flavour).join("c_udf.wasm");
-        println!(
-            "{c_query}
-"
-        );
+        println!("{c_query}\n");
         cmd!(sh, "{plugrt} sql --plugin {plugin} --table {t} --metrics {c_query}").run()?;
     }
     step(&format!("SQL over {DEMO_JS_ROWS} rows with the JS guest (component on wasmtime)"));
@@ -208,10 +205,7 @@ fn demo(sh: &Shell) -> Result {
     );
     let js_query = "SELECT upper(s) AS word, count(*) AS rows, sum(add_one(n)) AS sum_n_plus_1 FROM t \
                     WHERE add_one(n) > 500 GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
-    println!(
-        "{js_query}
-"
-    );
+    println!("{js_query}\n");
     let js = out.join("component/js_udf.wasm");
     cmd!(sh, "{plugrt} sql --plugin {js} --table {small} --metrics {js_query}").run()?;
     Ok(())
