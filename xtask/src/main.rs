@@ -28,7 +28,8 @@
 //!   to criterion), then a summary of each bench's median and of the ratios in `bench_report`.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime};
 
 use xshell::{Shell, cmd};
 
@@ -42,7 +43,11 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage: cargo xtask <demo | test | fixtures | docs | run [--extism] FIXTURE FUNCTION [ARGS] | bench [criterion args] | fuzz [seconds]>";
 
+/// When the task started.
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
 fn main() {
+    STARTED.get_or_init(Instant::now);
     if let Err(e) = run() {
         eprintln!("xtask: {e}");
         std::process::exit(1);
@@ -73,8 +78,11 @@ fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives one level below the root").to_path_buf()
 }
 
+/// Prints a step's heading with the time since the task started (CI's logs show where the
+/// minutes go).
 fn step(name: &str) {
-    println!("\n==> {name}");
+    let elapsed = STARTED.get_or_init(Instant::now).elapsed().as_secs();
+    println!("\n==> {name} (at {}m{:02}s)", elapsed / 60, elapsed % 60);
 }
 
 fn test(sh: &Shell) -> Result {
