@@ -40,6 +40,36 @@ const RATIOS: &[Ratio] = &[
         target: "<= 5 after the bulk data path",
     },
     Ratio {
+        what: "batch: component add_one on 8,192 rows vs arrow's native kernel",
+        numerator: "plugrt_add_one_8k/component",
+        denominator: "plugrt_add_one_8k/arrow_native",
+        target: "<= 10 (stretch <= 3)",
+    },
+    Ratio {
+        what: "batch: component add_one on 1M rows vs arrow's native kernel",
+        numerator: "plugrt_add_one_1m/component",
+        denominator: "plugrt_add_one_1m/arrow_native",
+        target: "<= 5",
+    },
+    Ratio {
+        what: "batch: Extism add_one vs component add_one, 8,192 rows",
+        numerator: "plugrt_add_one_8k/extism",
+        denominator: "plugrt_add_one_8k/component",
+        target: "<= 2",
+    },
+    Ratio {
+        what: "batch: Extism add_one vs component add_one, 1M rows",
+        numerator: "plugrt_add_one_1m/extism",
+        denominator: "plugrt_add_one_1m/component",
+        target: "<= 2",
+    },
+    Ratio {
+        what: "batch: throughput of 2 threads vs 1 (component add_one, 8,192 rows)",
+        numerator: "plugrt_add_one_8k_threads/1_threads",
+        denominator: "plugrt_add_one_8k_threads/2_threads",
+        target: ">= 1.6",
+    },
+    Ratio {
         what: "plugrt: component call with an INFO subscriber recording spans vs none",
         numerator: "plugrt_observe/info_subscriber",
         denominator: "plugrt_observe/no_subscriber",
@@ -61,6 +91,12 @@ const RATIOS: &[Ratio] = &[
         what: "wasmtime: plugrt fresh-instance call vs raw wasmtime by hand",
         numerator: "wasmtime_trivial_call/plugrt",
         denominator: "wasmtime_trivial_call/raw_wasmtime",
+        target: "<= 1.3",
+    },
+    Ratio {
+        what: "wasmtime: plugrt fresh-instance call vs raw wasmtime tuned like plugrt",
+        numerator: "wasmtime_trivial_call/plugrt",
+        denominator: "wasmtime_trivial_call/raw_wasmtime_tuned",
         target: "<= 1.3",
     },
     Ratio {

@@ -3,13 +3,13 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
 use plugrt_contract::{
-    CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input, parse_description,
+    CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input, lap, parse_description,
     start_envelope,
 };
 use plugrt_pool::{Lease, Manager, Pool, PoolError};
@@ -177,6 +177,7 @@ impl Loaded for ModuleVersion {
             function: owned(),
             message,
         })?;
+        let mut clock = Instant::now();
         let encoded = encode_parts(&batch.schema(), std::slice::from_ref(batch)).map_err(|e| Error::InvalidInput {
             plugin: plugin(),
             function: owned(),
@@ -186,14 +187,18 @@ impl Loaded for ModuleVersion {
             let mut envelope = envelope.borrow_mut();
             start_envelope(function, &mut envelope);
             encoded.append_to(&mut envelope);
+            report.phases.encode = lap(&mut clock);
             // The envelope, and the guest's whole memory limit: the host cannot see an Extism
             // guest's memory grow, so it asks for the most the guest may take.
             options.grant(&self.name, function, envelope.len() + self.parts.limits.memory_bytes)?;
             self.run(function, &envelope, options, report)
         })?;
         options.grant(&self.name, function, output.len())?;
-        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
-            .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source })
+        let mut clock = Instant::now();
+        let column = decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
+            .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source });
+        report.phases.decode = lap(&mut clock);
+        column
     }
 }
 
@@ -310,21 +315,30 @@ impl ModuleVersion {
                 lease.poison(); // created before the engine's last interrupt: it would be interrupted too
                 continue;
             }
-            match self.invoke(&mut lease, function, envelope, options) {
-                Ok(output) => return Ok(output),
+            let mut clock = Instant::now();
+            let outcome = self.invoke(&mut lease, function, envelope, options);
+            report.phases.guest += lap(&mut clock);
+            let done = match outcome {
+                Ok(output) => Some(Ok(output)),
                 Err(Failure::Error(e)) => {
                     if e.discards_instance() {
                         lease.poison();
                     }
-                    return Err(e);
+                    Some(Err(e))
                 }
                 Err(Failure::Interrupted) => {
                     lease.poison();
                     interrupted += 1;
-                    if interrupted == INTERRUPTED_RUNS {
-                        break;
-                    }
+                    None
                 }
+            };
+            drop(lease);
+            report.phases.release += lap(&mut clock);
+            if let Some(result) = done {
+                return result;
+            }
+            if interrupted == INTERRUPTED_RUNS {
+                break;
             }
         }
         Err(Error::Trap {
@@ -347,7 +361,7 @@ impl ModuleVersion {
         let _watch =
             options.cancel.as_ref().map(|token| crate::canceller::watch(token, lease.plugin().cancel_handle()));
         let context = CallContext { log: GuestLog::new(self.name.clone()) };
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         match lease.plugin().call_with_host_context::<&[u8], &[u8], _>("call", envelope, context) {
             Ok(output) if output.len() > self.parts.limits.output_bytes => Err(Failure::Error(Error::OutputTooLarge {
                 plugin: self.name.to_string(),

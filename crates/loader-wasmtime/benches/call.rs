@@ -1,7 +1,8 @@
 //! Call overhead of plugrt-wasmtime, each beside its baseline measured in the same run:
 //! - a trivial call (the `probe` fixture) through plugrt vs raw wasmtime doing the same work by
 //!   hand: a fresh Store, `InstancePre::instantiate`, the call, drop, with the same IPC encode
-//!   and decode, on an engine with the pooling allocator;
+//!   and decode, on an engine with the pooling allocator as first written, and on one tuned
+//!   with plugrt's own settings;
 //! - the same call with a pre-warmed pool;
 //! - throughput of 2 threads vs 1;
 //! - `add_one` over 1M Int64 rows (the C guest) vs arrow's native `unary` kernel;
@@ -77,16 +78,34 @@ struct Raw {
 }
 
 impl Raw {
+    /// Pooling as a host would first write it.
     fn new(bytes: &[u8]) -> Raw {
+        Raw::with(bytes, false)
+    }
+
+    /// Pooling tuned as plugrt's runtime tunes it: copy-on-write images, epoch interruption,
+    /// the same memory kept resident and the same decommit batches (its defaults).
+    fn tuned(bytes: &[u8]) -> Raw {
+        Raw::with(bytes, true)
+    }
+
+    fn with(bytes: &[u8], tuned: bool) -> Raw {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(64)
             .total_core_instances(256)
             .total_memories(128)
             .total_tables(256)
             .max_memory_size(64 << 20);
+        let defaults = RuntimeConfig::default();
+        if tuned {
+            pool.linear_memory_keep_resident(defaults.keep_resident).decommit_batch_size(defaults.decommit_batch);
+        }
         let mut config = Config::new();
         config.wasm_component_model(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.memory_reservation(64 << 20).memory_guard_size(64 << 10);
+        if tuned {
+            config.memory_init_cow(true).epoch_interruption(true);
+        }
         let engine = Engine::new(&config).unwrap();
         let component = Component::new(&engine, bytes).unwrap();
         // The probe imports nothing (not even `log`).
@@ -98,6 +117,7 @@ impl Raw {
     fn call(&self, function: &str, batch: &RecordBatch, input: &mut Vec<u8>) -> ArrayRef {
         encode_into(batch, input).unwrap();
         let mut store = Store::new(&self.engine, ());
+        store.set_epoch_deadline(u64::MAX / 2); // only read when epoch interruption is on
         let instance = self.pre.instantiate(&mut store).unwrap();
         let call = instance.get_typed_func::<(&str, &[u8]), (Result<Vec<u8>, CallError>,)>(&mut store, "call").unwrap();
         let (out,) = call.call(&mut store, (function, input)).unwrap();
@@ -114,6 +134,8 @@ fn trivial(c: &mut Criterion) {
     let raw = Raw::new(&bytes);
     let mut buf = Vec::new();
     g.bench_function("raw_wasmtime", |b| b.iter(|| black_box(raw.call("calls", &input, &mut buf))));
+    let tuned = Raw::tuned(&bytes);
+    g.bench_function("raw_wasmtime_tuned", |b| b.iter(|| black_box(tuned.call("calls", &input, &mut buf))));
     let rt = runtime();
     let plugin = rt.load(&bytes, LoadOptions { pre_warm: PreWarm::Off, ..LoadOptions::default() }).unwrap();
     g.bench_function("plugrt", |b| b.iter(|| black_box(plugin.call("calls", &input).unwrap())));

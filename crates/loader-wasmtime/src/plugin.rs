@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_into};
@@ -14,7 +14,7 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use crate::host::{self, CallError, HostState, Stop};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
-use plugrt_contract::{CallOptions, CallReport, Loaded, Loader, Parts, check_input, parse_description};
+use plugrt_contract::{CallOptions, CallReport, Loaded, Loader, Parts, Reaper, check_input, lap, parse_description};
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
 /// is). Cheap to clone; calls may run from many threads at once.
@@ -46,10 +46,35 @@ pub struct Instances {
     ticks: u64,
 }
 
-/// One instance and its store.
+/// One instance and its store. Dropping it hands the store to the loader's reaper thread when
+/// the runtime releases instances in the background ([`crate::RuntimeConfig::background_release`]).
 pub struct Live {
-    store: Store<HostState>,
+    /// Always `Some` until dropped.
+    store: Option<Store<HostState>>,
     instance: Instance,
+    background: bool,
+}
+
+impl Live {
+    fn store(&mut self) -> &mut Store<HostState> {
+        self.store.as_mut().expect("an instance holds its store until dropped")
+    }
+}
+
+/// Stores that may wait to be dropped; the engine has room for them (and the one being
+/// dropped) beyond the runtime's instances.
+pub(crate) const BACKLOG: usize = 4;
+
+static REAPER: Reaper<Store<HostState>> = Reaper::new("plugrt-wasmtime-reaper", BACKLOG);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take()
+            && self.background
+        {
+            REAPER.reap(store);
+        }
+    }
 }
 
 impl Manager for Instances {
@@ -59,11 +84,11 @@ impl Manager for Instances {
     fn create(&self) -> wasmtime::Result<Live> {
         let mut store = new_store(&self.runtime, self.name.clone(), &self.limits, self.ticks)?;
         let instance = self.pre.instantiate(&mut store)?;
-        Ok(Live { store, instance })
+        Ok(Live { store: Some(store), instance, background: self.runtime.config.background_release })
     }
 
     fn recycle(&self, live: &mut Live) -> wasmtime::Result<()> {
-        live.store.data_mut().reset_for_call();
+        live.store().data_mut().reset_for_call();
         Ok(())
     }
 }
@@ -134,6 +159,7 @@ impl Loaded for ComponentVersion {
         })?;
         let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(function, e))?;
         report.acquired(&lease);
+        let mut clock = Instant::now();
         let output = INPUT.with(|input| {
             let mut input = input.borrow_mut();
             encode_into(batch, &mut input).map_err(|e| Error::InvalidInput {
@@ -141,13 +167,20 @@ impl Loaded for ComponentVersion {
                 function: function.to_owned(),
                 message: e.to_string(),
             })?;
+            report.phases.encode = lap(&mut clock);
             options.grant(&self.name, function, input.len())?;
-            self.invoke(&mut lease, function, &input, options)
-        })?;
+            let output = self.invoke(&mut lease, function, &input, options);
+            report.phases.guest = lap(&mut clock);
+            output
+        });
         drop(lease);
+        report.phases.release = lap(&mut clock);
+        let output = output?;
         options.grant(&self.name, function, output.len())?;
-        decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
-            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source })
+        let column = decode_scalar_result(output, &self.ipc_limits, &signature.returns, batch.num_rows())
+            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source });
+        report.phases.decode = lap(&mut clock);
+        column
     }
 }
 
@@ -234,7 +267,7 @@ impl ComponentVersion {
         options: &CallOptions,
     ) -> Result<Vec<u8>, Error> {
         let result = self.run_guest(lease, function, input, options);
-        lease.store.data_mut().end_call();
+        lease.store().data_mut().end_call();
         if let Err(e) = &result
             && e.discards_instance()
         {
@@ -252,7 +285,8 @@ impl ComponentVersion {
     ) -> Result<Vec<u8>, Error> {
         options.check(&self.name, function)?;
         let live = &mut **lease;
-        let store = &mut live.store;
+        let instance = live.instance;
+        let store = live.store();
         // The memory the instance already holds, then every page it grows by (the limiter).
         options.grant(&self.name, function, store.data().memory_held())?;
         let deadline = store.data_mut().begin_call(options, self.ticks);
@@ -261,8 +295,7 @@ impl ComponentVersion {
             // Cannot fail: metering is on whenever a plugin has a fuel limit.
             let _ = store.set_fuel(fuel);
         }
-        let outcome = live
-            .instance
+        let outcome = instance
             .get_typed_func::<(&str, &[u8]), CallResult>(&mut *store, &self.call_index)
             .and_then(|call| call.call(&mut *store, (function, input)));
         let call_err = |e| self.classify(function, e, &store.data().stop);

@@ -12,8 +12,15 @@ use crate::cache::Cache;
 use crate::{Allocator, Budget, Error, Limits, LoadOptions, Plugin};
 
 /// Host-wide settings. Defaults: [`Limits::default`] as ceilings, 256 instances in total, a
-/// 1 ms epoch tick, 256 KiB of each linear memory kept resident between instances, released
-/// memories decommitted in batches of 32, no capabilities granted.
+/// 1 ms epoch tick, up to 1 MiB of the pages each instance wrote kept resident (zeroed)
+/// for the next one within a budget of 256 MiB of idle resident memory, released memories
+/// decommitted in batches of 32, used instances dropped on the caller's thread, no
+/// capabilities granted.
+///
+/// The memory defaults, measured (`cargo bench -p plugrt --bench breakdown`, the C guest's
+/// `add_one`, medians):
+///
+#[doc = include_str!("../../../docs/src/figures/resident.md")]
 ///
 #[doc = include_str!("../../../docs/src/figures/decommit.md")]
 #[derive(Debug, Clone)]
@@ -24,13 +31,34 @@ pub struct RuntimeConfig {
     pub total_instances: u32,
     /// How often the epoch advances: the granularity of call timeouts.
     pub epoch_tick: Duration,
-    /// Bytes of each linear memory kept mapped between instances (cheap re-touch, but memset
-    /// on every instance drop): size it to a call's working set, not to the memory limit.
+    /// Bytes of each linear memory kept mapped between instances: when an instance is
+    /// dropped, up to this many bytes of the pages it wrote are zeroed in place (`memset`)
+    /// instead of unmapped, so the next instance in that slot reads zeroes, exactly as a
+    /// brand-new one, without a page fault per 4 KiB. Needs the kernel's `PAGEMAP_SCAN`
+    /// (Linux 6.7+) to find the written pages; without it, the first bytes of each memory are
+    /// zeroed whether written or not, so the engine keeps at most
+    /// [`KEEP_RESIDENT_WITHOUT_SCAN`] then.
     pub keep_resident: usize,
+    /// Bytes of idle linear memory kept resident across all the engine's memory slots: sets
+    /// how many released slots may stay warm (`resident_budget / keep_resident`, less
+    /// `decommit_batch`, at least one) before a new instance takes over the least recently
+    /// used one instead of a cold slot. Idle resident memory then stays within about this
+    /// budget plus `keep_resident` per instance alive at the last peak
+    /// ([`Runtime::resident_bytes`] reads it). Every released slot waits for its decommit
+    /// batch first, so at least `decommit_batch` slots rotate even for one plugin called by
+    /// one thread: `keep_resident` × `decommit_batch` is resident whatever the budget.
+    pub resident_budget: usize,
     /// Instance memories released before wasmtime decommits them in one batch. Decommitting
     /// (`madvise`) flushes TLBs on every core, so batching is what lets calls on several
     /// threads scale; a batch keeps up to this many released memories mapped.
     pub decommit_batch: usize,
+    /// Drop used instances on a background thread instead of the caller's (`false`,
+    /// default): wasmtime then zeroes the memory kept resident and decommits the rest off the
+    /// call's path. Up to a few instances wait there; the engine has room for them beyond
+    /// `total_instances`. Measured, it helps 1M-row calls a little and slows 8,192-row calls
+    /// (the next instance finds memory another core just wrote, and the pre-warm rule sees
+    /// slower creations), hence off.
+    pub background_release: bool,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
     pub granted_capabilities: Vec<String>,
     /// Folder of the on-disk cache of compiled components; `None` (default): compile on every
@@ -49,8 +77,10 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             total_instances: 256,
             epoch_tick: Duration::from_millis(1),
-            keep_resident: 256 << 10,
+            keep_resident: 1 << 20,
+            resident_budget: 256 << 20,
             decommit_batch: 32,
+            background_release: false,
             granted_capabilities: Vec::new(),
             cache_dir: None,
             budget: None,
@@ -104,29 +134,51 @@ fn base_config(config: &RuntimeConfig) -> Config {
     c
 }
 
+/// What is kept resident per memory where the kernel cannot tell written pages apart
+/// (`PAGEMAP_SCAN`, Linux 6.7+): the first bytes of each memory are then zeroed whether
+/// written or not, so only a small prefix pays (the default before the scan was used).
+pub const KEEP_RESIDENT_WITHOUT_SCAN: usize = 256 << 10;
+
+/// Released memory slots that may stay warm: the resident budget in slots of `keep`, less
+/// the slots a decommit batch holds back (those stay resident until the batch is flushed).
+fn warm_slots(config: &RuntimeConfig, keep: usize, memories: u32) -> u32 {
+    let slots = (config.resident_budget / keep.max(1)).saturating_sub(config.decommit_batch);
+    u32::try_from(slots).unwrap_or(u32::MAX).clamp(1, memories.max(1))
+}
+
 impl Runtime {
     /// Creates the engine (pooling allocator sized from `config`, falling back to on-demand
     /// allocation, with a warning, when the reservation fails) and starts its epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
-        let total = config.total_instances.max(1);
+        // Room for the instances released in the background and not dropped yet.
+        let waiting = if config.background_release { crate::plugin::BACKLOG as u32 + 1 } else { 0 };
+        let total = config.total_instances.max(1).saturating_add(waiting);
         let memories = total.saturating_mul(2);
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(total)
-            .total_core_instances(total.saturating_mul(4))
-            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
-            .total_memories(memories)
-            .max_memories_per_component(MEMORIES_PER_COMPONENT)
-            .total_tables(total.saturating_mul(4))
-            .max_tables_per_component(TABLES_PER_COMPONENT)
-            .max_memory_size(config.limits.memory_bytes)
-            .table_elements(config.limits.table_elements)
-            .linear_memory_keep_resident(config.keep_resident)
-            // A batch holds released memories back from reuse: keep it to a quarter of them.
-            .decommit_batch_size(config.decommit_batch.clamp(1, (memories / 4).max(1) as usize));
+        let pooling = |scan: bool| {
+            // Without the scan, keeping a large prefix resident would zero it on every drop.
+            let keep = if scan { config.keep_resident } else { config.keep_resident.min(KEEP_RESIDENT_WITHOUT_SCAN) };
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(total)
+                .total_core_instances(total.saturating_mul(4))
+                .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+                .total_memories(memories)
+                .max_memories_per_component(MEMORIES_PER_COMPONENT)
+                .total_tables(total.saturating_mul(4))
+                .max_tables_per_component(TABLES_PER_COMPONENT)
+                .max_memory_size(config.limits.memory_bytes)
+                .table_elements(config.limits.table_elements)
+                .linear_memory_keep_resident(keep)
+                .pagemap_scan(if scan { wasmtime::Enabled::Yes } else { wasmtime::Enabled::No })
+                .max_unused_warm_slots(warm_slots(&config, keep, memories))
+                // A batch holds released memories back from reuse: keep it to a quarter of them.
+                .decommit_batch_size(config.decommit_batch.clamp(1, (memories / 4).max(1) as usize));
+            let mut pooled = base_config(&config);
+            pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            Engine::new(&pooled)
+        };
         let reserved_bytes = u64::from(memories) * (config.limits.memory_bytes as u64 + GUARD_BYTES);
-        let mut pooled = base_config(&config);
-        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let (engine, allocator) = match Engine::new(&pooled) {
+        // With the page scan where the kernel has it, else without, else on-demand allocation.
+        let (engine, allocator) = match pooling(true).or_else(|_| pooling(false)) {
             Ok(engine) => (engine, Allocator::Pooling { reserved_bytes }),
             Err(e) => {
                 tracing::warn!(error = %e, reserved_bytes, "pooling allocator unavailable; using on-demand allocation");
@@ -163,6 +215,17 @@ impl Runtime {
     /// Which allocator the engine uses (and how much address space pooling reserved).
     pub fn allocator(&self) -> Allocator {
         self.inner.allocator
+    }
+
+    /// The settings this runtime was created with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Bytes of linear memory kept resident in memory slots no instance uses now (zeroed,
+    /// ready for the next instance); `None` with on-demand allocation, which keeps nothing.
+    pub fn resident_bytes(&self) -> Option<usize> {
+        self.inner.engine.pooling_allocator_metrics().map(|m| m.unused_memory_bytes_resident())
     }
 
     /// Component-cache hits and misses so far, if a cache is configured.

@@ -64,7 +64,7 @@ pub use flavour::Flavour;
 pub use plugin::Plugin;
 pub use plugrt_contract::{
     AUTO_READY, Allocator, CONTRACT, CallMemory, CallOptions, CallReport, CancelToken, Description, Error,
-    GUEST_TARGET, GuestErrorKind, Limits, LoadOptions, Outcome, PREWARM_THRESHOLD, PreWarm, Reuse, Signature,
+    GUEST_TARGET, GuestErrorKind, Limits, LoadOptions, Outcome, PREWARM_THRESHOLD, Phases, PreWarm, Reuse, Signature,
     Volatility,
 };
 pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot, RetireReason};

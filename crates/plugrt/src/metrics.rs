@@ -94,6 +94,13 @@ impl Collector for MetricsCollector {
             budget.max_live as i64,
         )?;
 
+        gauge(
+            &mut encoder,
+            "plugrt_resident_idle_memory_bytes",
+            "Memory kept resident (zeroed) in slots no instance uses, for the next instances.",
+            runtime.resident_bytes() as i64,
+        )?;
+
         // Families are written only when they have samples: an empty family is valid
         // OpenMetrics, but not every parser takes one.
         if views.is_empty() {

@@ -43,6 +43,8 @@ pub struct RuntimeBuilder {
     pub(crate) extism_pooling: bool,
     pub(crate) pre_warm: PreWarm,
     pub(crate) reuse: Reuse,
+    pub(crate) keep_resident: Option<usize>,
+    pub(crate) resident_budget: Option<usize>,
 }
 
 impl Default for RuntimeBuilder {
@@ -55,6 +57,8 @@ impl Default for RuntimeBuilder {
             extism_pooling: false,
             pre_warm: PreWarm::Auto,
             reuse: Reuse::Never,
+            keep_resident: None,
+            resident_budget: None,
         }
     }
 }
@@ -107,6 +111,23 @@ impl RuntimeBuilder {
     /// `Reuse::Never` unless every plugin is trusted.
     pub fn reuse(mut self, reuse: Reuse) -> Self {
         self.reuse = reuse;
+        self
+    }
+
+    /// Bytes of each component instance's linear memory kept mapped when the instance is
+    /// released: zeroed (only the pages it wrote), so the next instance in that slot touches
+    /// them without page faults and sees exactly what a brand-new instance sees. Defaults to
+    /// plugrt-wasmtime's `RuntimeConfig::keep_resident`. Extism plugins are not affected.
+    pub fn keep_resident(mut self, bytes: usize) -> Self {
+        self.keep_resident = Some(bytes);
+        self
+    }
+
+    /// Bytes of idle memory the component engine may keep resident across all its slots
+    /// (see [`Runtime::resident_bytes`]); defaults to plugrt-wasmtime's
+    /// `RuntimeConfig::resident_budget`.
+    pub fn resident_budget(mut self, bytes: usize) -> Self {
+        self.resident_budget = Some(bytes);
         self
     }
 
@@ -310,6 +331,21 @@ impl Runtime {
     /// The ceilings every plugin's limits are clamped to.
     pub fn limits(&self) -> Limits {
         self.inner.settings.builder.limits
+    }
+
+    /// Bytes of memory kept resident in slots no instance uses now (zeroed, for the next
+    /// instances), all engines together. Only the component engine keeps any; see
+    /// [`RuntimeBuilder::resident_budget`].
+    pub fn resident_bytes(&self) -> usize {
+        self.inner.component.resident_bytes() + self.inner.extism.resident_bytes()
+    }
+
+    /// The resident budget in force ([`RuntimeBuilder::resident_budget`] or its default; 0
+    /// when no engine keeps memory resident). Idle resident memory stays within it, except
+    /// right after a burst: slots released by more instances than the budget has room for
+    /// stay warm until new instances take them.
+    pub fn resident_budget(&self) -> usize {
+        self.inner.component.resident_budget() + self.inner.extism.resident_budget()
     }
 
     /// Whether this build loads plugins of `flavour` (its Cargo feature is on).

@@ -31,3 +31,27 @@ fn bounded_reuse_does_reuse() {
     let seen: Vec<i64> = (0..6).map(|_| calls_seen(&probe.call("calls", &no_args(1)).unwrap())).collect();
     assert_eq!(seen, [1, 2, 3, 1, 2, 3]);
 }
+
+/// Memory the host keeps mapped between instances (to spare the next one its page faults)
+/// must come back as a brand-new instance's: zeroed. Each call reads what lies at 24 MiB, then
+/// leaves a secret there; no later call, on any thread, may find it.
+#[test]
+fn no_call_reads_a_secret_an_earlier_call_left_in_high_memory() {
+    let secret = load("secret");
+    let input = no_args(1);
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let (secret, input) = (secret.clone(), input.clone());
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let seen = calls_seen(&secret.call("peek", &input).unwrap());
+                    assert_eq!(seen, 0, "thread {t}, call {i} read {seen:#x}: an earlier call's secret");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a call saw an earlier call's memory");
+    }
+    assert_eq!(secret.metrics().counters.reuses, 0);
+}

@@ -15,6 +15,16 @@ mod wasmtime;
 /// Loads plugins of one flavour.
 pub(crate) trait FlavourLoader: Send + Sync {
     fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error>;
+
+    /// Bytes of idle memory the loader's engine keeps resident for the next instances.
+    fn resident_bytes(&self) -> usize {
+        0
+    }
+
+    /// What the engine may keep resident when idle (its resident budget).
+    fn resident_budget(&self) -> usize {
+        0
+    }
 }
 
 #[cfg(feature = "wasmtime")]

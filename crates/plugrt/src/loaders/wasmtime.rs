@@ -9,6 +9,17 @@ impl FlavourLoader for plugrt_wasmtime::Runtime {
     fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
         plugrt_wasmtime::Runtime::load(self, bytes, options).map(|p| Plugin::new(p, Flavour::Component))
     }
+
+    fn resident_bytes(&self) -> usize {
+        plugrt_wasmtime::Runtime::resident_bytes(self).unwrap_or(0)
+    }
+
+    fn resident_budget(&self) -> usize {
+        match self.allocator() {
+            plugrt_wasmtime::Allocator::Pooling { .. } => self.config().resident_budget,
+            plugrt_wasmtime::Allocator::OnDemand => 0,
+        }
+    }
 }
 
 /// One engine for every component, its pool sized to the runtime's budget (`describe`
@@ -21,6 +32,11 @@ pub(crate) fn component_loader(settings: &Settings) -> Result<Box<dyn FlavourLoa
         cache_dir: settings.builder.cache_dir.clone(),
         budget: Some(settings.budget.clone()),
         ..plugrt_wasmtime::RuntimeConfig::default()
+    };
+    let config = plugrt_wasmtime::RuntimeConfig {
+        keep_resident: settings.builder.keep_resident.unwrap_or(config.keep_resident),
+        resident_budget: settings.builder.resident_budget.unwrap_or(config.resident_budget),
+        ..config
     };
     Ok(Box::new(plugrt_wasmtime::Runtime::new(config)?))
 }

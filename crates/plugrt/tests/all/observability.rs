@@ -308,6 +308,8 @@ mod metrics {
             }
             assert_eq!(value(&families, "plugrt_plugins_loaded", &[]), Some(4.0));
             assert_eq!(value(&families, "plugrt_budget_instances_max", &[]), Some(64.0));
+            // Its value moves as used instances are dropped in the background: only its presence.
+            assert!(value(&families, "plugrt_resident_idle_memory_bytes", &[]).is_some(), "{flavour}");
 
             // Unloading removes the plugin's series, and only them.
             runtime.unload("trap", Duration::from_secs(1)).expect("trap was loaded");
@@ -337,7 +339,15 @@ mod metrics {
         // No plugin yet: only the runtime's own families.
         let mut names: Vec<_> = families.keys().map(String::as_str).collect();
         names.sort();
-        assert_eq!(names, ["plugrt_budget_instances_live", "plugrt_budget_instances_max", "plugrt_plugins_loaded"]);
+        assert_eq!(
+            names,
+            [
+                "plugrt_budget_instances_live",
+                "plugrt_budget_instances_max",
+                "plugrt_plugins_loaded",
+                "plugrt_resident_idle_memory_bytes"
+            ]
+        );
         let loaded = runtime.load(&fixture(crate::common::flavours()[0], "c_udf")).unwrap();
         loaded.call("add_one", &one_int()).unwrap();
         let mut text = String::new();
