@@ -9,7 +9,8 @@
 //!   guests' logic), rustfmt, clippy (warnings are errors; for the `plugrt` façade also with no
 //!   loader and with each loader alone), the workspace's tests (all features), the façade's
 //!   tests with its default features, the examples the book includes (getting started on both
-//!   flavours' fixtures, the loaders, the pool, operating), the docs site (`docs`, below), then
+//!   flavours' fixtures, the loaders, the pool, operating), the resident-memory bound
+//!   (`examples/resident.rs`), the docs site (`docs`, below), then
 //!   the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `demo`: the README's main job: builds the fixtures and the `plugrt` binary (release),
@@ -114,6 +115,9 @@ fn test(sh: &Shell) -> Result {
         let dir = out.join(flavour);
         cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism --example getting_started -- {dir}").run()?;
     }
+    step("example: resident memory stays within its bound");
+    let touch = out.join("component/touch.wasm");
+    cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism --example resident -- {touch}").run()?;
     step("examples: the loaders, the pool, operating, sql");
     let (component, extism) = (out.join("component/c_udf.wasm"), out.join("extism/c_udf.wasm"));
     cmd!(sh, "cargo run --quiet --locked -p plugrt-wasmtime --example call_component -- {component}").run()?;
