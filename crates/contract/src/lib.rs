@@ -12,8 +12,7 @@
 //!   with; [`CallOptions`] ([`CancelToken`], [`CallMemory`]): what a caller controls per call;
 //! - [`Plugin`]: the plugin handle every loader returns, around a [`Loader`] that supplies
 //!   only what differs between engines; it opens the `plugrt.call` and `plugrt.load` spans
-//!   and fills a [`CallReport`] per call;
-//! - [`Reaper`]: drops retired instances on a background thread.
+//!   and fills a [`CallReport`] per call.
 //!
 //! # What it does not do
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
@@ -28,7 +27,6 @@ mod input;
 mod limits;
 mod log;
 mod plugin;
-mod reaper;
 mod report;
 mod versions;
 
@@ -42,6 +40,5 @@ pub use limits::{AUTO_READY, Allocator, Limits, LoadOptions, PREWARM_THRESHOLD, 
 pub use log::{GUEST_TARGET, GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_message};
 pub use plugin::{Loaded, Loader, Parts, Plugin};
 pub use plugrt_pool::Reuse;
-pub use reaper::Reaper;
 pub use report::{CallReport, Outcome, Phases, lap};
 pub use versions::{Version, Versions, read_plugin_file};

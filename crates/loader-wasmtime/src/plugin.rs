@@ -14,7 +14,7 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use crate::host::{self, CallError, HostState, Stop};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
-use plugrt_contract::{CallOptions, CallReport, Loaded, Loader, Parts, Reaper, check_input, lap, parse_description};
+use plugrt_contract::{CallOptions, CallReport, Loaded, Loader, Parts, check_input, lap, parse_description};
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
 /// is). Cheap to clone; calls may run from many threads at once.
@@ -46,35 +46,10 @@ pub struct Instances {
     ticks: u64,
 }
 
-/// One instance and its store. Dropping it hands the store to the loader's reaper thread when
-/// the runtime releases instances in the background ([`crate::RuntimeConfig::background_release`]).
+/// One instance and its store.
 pub struct Live {
-    /// Always `Some` until dropped.
-    store: Option<Store<HostState>>,
+    store: Store<HostState>,
     instance: Instance,
-    background: bool,
-}
-
-impl Live {
-    fn store(&mut self) -> &mut Store<HostState> {
-        self.store.as_mut().expect("an instance holds its store until dropped")
-    }
-}
-
-/// Stores that may wait to be dropped; the engine has room for them (and the one being
-/// dropped) beyond the runtime's instances.
-pub(crate) const BACKLOG: usize = 4;
-
-static REAPER: Reaper<Store<HostState>> = Reaper::new("plugrt-wasmtime-reaper", BACKLOG);
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        if let Some(store) = self.store.take()
-            && self.background
-        {
-            REAPER.reap(store);
-        }
-    }
 }
 
 impl Manager for Instances {
@@ -84,11 +59,11 @@ impl Manager for Instances {
     fn create(&self) -> wasmtime::Result<Live> {
         let mut store = new_store(&self.runtime, self.name.clone(), &self.limits, self.ticks)?;
         let instance = self.pre.instantiate(&mut store)?;
-        Ok(Live { store: Some(store), instance, background: self.runtime.config.background_release })
+        Ok(Live { store, instance })
     }
 
     fn recycle(&self, live: &mut Live) -> wasmtime::Result<()> {
-        live.store().data_mut().reset_for_call();
+        live.store.data_mut().reset_for_call();
         Ok(())
     }
 }
@@ -267,7 +242,7 @@ impl ComponentVersion {
         options: &CallOptions,
     ) -> Result<Vec<u8>, Error> {
         let result = self.run_guest(lease, function, input, options);
-        lease.store().data_mut().end_call();
+        lease.store.data_mut().end_call();
         if let Err(e) = &result
             && e.discards_instance()
         {
@@ -285,8 +260,7 @@ impl ComponentVersion {
     ) -> Result<Vec<u8>, Error> {
         options.check(&self.name, function)?;
         let live = &mut **lease;
-        let instance = live.instance;
-        let store = live.store();
+        let store = &mut live.store;
         // The memory the instance already holds, then every page it grows by (the limiter).
         options.grant(&self.name, function, store.data().memory_held())?;
         let deadline = store.data_mut().begin_call(options, self.ticks);
@@ -295,7 +269,8 @@ impl ComponentVersion {
             // Cannot fail: metering is on whenever a plugin has a fuel limit.
             let _ = store.set_fuel(fuel);
         }
-        let outcome = instance
+        let outcome = live
+            .instance
             .get_typed_func::<(&str, &[u8]), CallResult>(&mut *store, &self.call_index)
             .and_then(|call| call.call(&mut *store, (function, input)));
         let call_err = |e| self.classify(function, e, &store.data().stop);

@@ -14,8 +14,7 @@ use crate::{Allocator, Budget, Error, Limits, LoadOptions, Plugin};
 /// Host-wide settings. Defaults: [`Limits::default`] as ceilings, 256 instances in total, a
 /// 1 ms epoch tick, up to 1 MiB of the pages each instance wrote kept resident (zeroed)
 /// for the next one within a budget of 256 MiB of idle resident memory, released memories
-/// decommitted in batches of 32, used instances dropped on the caller's thread, no
-/// capabilities granted.
+/// decommitted in batches of 32, no capabilities granted.
 ///
 /// The memory defaults, measured (`cargo bench -p plugrt --bench breakdown`, the C guest's
 /// `add_one`, medians):
@@ -52,13 +51,6 @@ pub struct RuntimeConfig {
     /// (`madvise`) flushes TLBs on every core, so batching is what lets calls on several
     /// threads scale; a batch keeps up to this many released memories mapped.
     pub decommit_batch: usize,
-    /// Drop used instances on a background thread instead of the caller's (`false`,
-    /// default): wasmtime then zeroes the memory kept resident and decommits the rest off the
-    /// call's path. Up to a few instances wait there; the engine has room for them beyond
-    /// `total_instances`. Measured, it helps 1M-row calls a little and slows 8,192-row calls
-    /// (the next instance finds memory another core just wrote, and the pre-warm rule sees
-    /// slower creations), hence off.
-    pub background_release: bool,
     /// Capabilities plugins may ask for in `describe` (none are defined yet).
     pub granted_capabilities: Vec<String>,
     /// Folder of the on-disk cache of compiled components; `None` (default): compile on every
@@ -80,7 +72,6 @@ impl Default for RuntimeConfig {
             keep_resident: 1 << 20,
             resident_budget: 256 << 20,
             decommit_batch: 32,
-            background_release: false,
             granted_capabilities: Vec::new(),
             cache_dir: None,
             budget: None,
@@ -150,9 +141,7 @@ impl Runtime {
     /// Creates the engine (pooling allocator sized from `config`, falling back to on-demand
     /// allocation, with a warning, when the reservation fails) and starts its epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
-        // Room for the instances released in the background and not dropped yet.
-        let waiting = if config.background_release { crate::plugin::BACKLOG as u32 + 1 } else { 0 };
-        let total = config.total_instances.max(1).saturating_add(waiting);
+        let total = config.total_instances.max(1);
         let memories = total.saturating_mul(2);
         let pooling = |scan: bool| {
             // Without the scan, keeping a large prefix resident would zero it on every drop.
