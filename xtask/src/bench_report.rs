@@ -65,8 +65,8 @@ const RATIOS: &[Ratio] = &[
     },
     Ratio {
         what: "batch: throughput of 2 threads vs 1 (component add_one, 8,192 rows)",
-        numerator: "plugrt_add_one_8k_threads/1_threads",
-        denominator: "plugrt_add_one_8k_threads/2_threads",
+        numerator: "wasmtime_add_one_8k_threads/1_threads",
+        denominator: "wasmtime_add_one_8k_threads/2_threads",
         target: ">= 1.6",
     },
     Ratio {

@@ -2,9 +2,10 @@
 //! - a trivial call (the `probe` fixture) through plugrt vs raw wasmtime doing the same work by
 //!   hand: a fresh Store, `InstancePre::instantiate`, the call, drop, with the same IPC encode
 //!   and decode, on an engine with the pooling allocator as first written, and on one tuned
-//!   with plugrt's own settings;
+//!   with plugrt's own settings (copy-on-write images, epoch interruption, the memory kept
+//!   resident found by the page scan, decommit batches);
 //! - the same call with a pre-warmed pool;
-//! - throughput of 2 threads vs 1;
+//! - throughput of 2 threads vs 1, on trivial calls and on `add_one` over 8,192 rows;
 //! - `add_one` over 1M Int64 rows (the C guest) vs arrow's native `unary` kernel;
 //! - loading the C guest from the on-disk cache vs compiling it.
 //!
@@ -98,7 +99,9 @@ impl Raw {
             .max_memory_size(64 << 20);
         let defaults = RuntimeConfig::default();
         if tuned {
-            pool.linear_memory_keep_resident(defaults.keep_resident).decommit_batch_size(defaults.decommit_batch);
+            pool.linear_memory_keep_resident(defaults.keep_resident)
+                .pagemap_scan(wasmtime::Enabled::Auto)
+                .decommit_batch_size(defaults.decommit_batch);
         }
         let mut config = Config::new();
         config.wasm_component_model(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -147,9 +150,18 @@ fn trivial(c: &mut Criterion) {
 
 fn scaling(c: &mut Criterion) {
     let rt = runtime();
-    let plugin: Plugin = rt.load(&fixture("probe"), LoadOptions::default()).unwrap();
-    let input = no_args(1);
-    let mut g = c.benchmark_group("wasmtime_threads");
+    let probe: Plugin = rt.load(&fixture("probe"), LoadOptions::default()).unwrap();
+    threads(c, "wasmtime_threads", &probe, "calls", &no_args(1));
+    let c_udf: Plugin = rt.load(&fixture("c_udf"), LoadOptions::default()).unwrap();
+    let values: ArrayRef = Arc::new(Int64Array::from_iter((0..8_192i64).map(|i| (i % 10 != 0).then_some(i))));
+    let batch = plugrt_arrow_ipc::input_batch(std::slice::from_ref(&values), 8_192).unwrap();
+    threads(c, "wasmtime_add_one_8k_threads", &c_udf, "add_one", &batch);
+}
+
+/// Time per call of 1 and of 2 threads calling `function` on `input` at once: the ratio of the
+/// two is the throughput gained by the second thread.
+fn threads(c: &mut Criterion, group: &str, plugin: &Plugin, function: &'static str, input: &RecordBatch) {
+    let mut g = c.benchmark_group(group);
     for threads in [1usize, 2] {
         g.bench_function(format!("{threads}_threads"), |b| {
             b.iter_custom(|iters| {
@@ -161,7 +173,7 @@ fn scaling(c: &mut Criterion) {
                         std::thread::spawn(move || {
                             start.wait();
                             for _ in 0..per_thread {
-                                black_box(plugin.call("calls", &input).unwrap());
+                                black_box(plugin.call(function, &input).unwrap());
                             }
                         })
                     })

@@ -13,17 +13,14 @@
 //! flags, and skips itself when given a filter that does not match `plugrt_breakdown`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-use plugrt::{CallOptions, CallReport, Plugin, Runtime};
+use arrow_array::{Int64Array, RecordBatch};
+use common::{c_udf, input};
+use plugrt::{CallOptions, CallReport, Plugin};
 
-fn fixture(flavour: &str) -> Vec<u8> {
-    let path = format!("{}/../../fixtures/out/{flavour}/c_udf.wasm", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; build the fixtures with `cargo xtask fixtures`"))
-}
+mod common;
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
@@ -87,23 +84,13 @@ fn main() {
     if skipped() {
         return;
     }
-    // Both fixtures are named `c_udf`: one runtime each.
-    let plugins: Vec<(&str, Runtime, Plugin)> = ["component", "extism"]
-        .into_iter()
-        .map(|flavour| {
-            let runtime = Runtime::builder().build().expect("runtime");
-            let plugin = runtime.load(&fixture(flavour)).expect("load c_udf");
-            (flavour, runtime, plugin)
-        })
-        .collect();
+    let plugins = [("component", c_udf("component")), ("extism", c_udf("extism"))];
     println!("plugrt_breakdown: add_one(Int64) through a default runtime, medians in µs\n");
     println!("| rows | flavour | call | wait | create | encode | guest call | release | decode | native | ratio |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (rows, calls) in [(8_192usize, 2_000usize), (1_000_000, 60)] {
-        let values = Int64Array::from_iter((0..rows as i64).map(|i| (i % 10 != 0).then_some(i)));
-        let column: ArrayRef = Arc::new(values.clone());
-        let batch = plugrt_arrow_ipc::input_batch(&[column], rows).expect("batch");
-        for (flavour, _runtime, plugin) in &plugins {
+        let (values, batch) = input(rows);
+        for (flavour, (_runtime, plugin)) in &plugins {
             let (total, cells) = phases(plugin, &batch, calls);
             let native = native(&values, calls);
             let ratio = total.as_secs_f64() / native.as_secs_f64();
