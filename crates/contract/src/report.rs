@@ -132,7 +132,7 @@ pub struct CallReport {
 /// call did not reach stays zero). With [`CallReport::waited`] they account for a call's time
 /// within a few hundred nanoseconds (the input check and the clock reads themselves).
 ///
-/// They are measured on every call (four clock reads, ~100 ns) and are what the bulk-path
+/// They are measured on every call (a clock read per phase) and are what the bulk-path
 /// breakdown in the book is made of. They are not exported as metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {

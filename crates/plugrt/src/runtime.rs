@@ -341,9 +341,8 @@ impl Runtime {
     }
 
     /// The resident budget in force ([`RuntimeBuilder::resident_budget`] or its default; 0
-    /// when no engine keeps memory resident). Idle resident memory stays within it, except
-    /// right after a burst: slots released by more instances than the budget has room for
-    /// stay warm until new instances take them.
+    /// when no engine keeps memory resident). Idle resident memory stays within about it:
+    /// plugrt-wasmtime's `RuntimeConfig::resident_budget` gives the exact bound.
     pub fn resident_budget(&self) -> usize {
         self.inner.component.resident_budget() + self.inner.extism.resident_budget()
     }

@@ -25,18 +25,16 @@ impl FlavourLoader for plugrt_wasmtime::Runtime {
 /// One engine for every component, its pool sized to the runtime's budget (`describe`
 /// instances hold permits too, so the engine never has to hold more).
 pub(crate) fn component_loader(settings: &Settings) -> Result<Box<dyn FlavourLoader>, Error> {
+    let defaults = plugrt_wasmtime::RuntimeConfig::default();
     let config = plugrt_wasmtime::RuntimeConfig {
         limits: settings.builder.limits,
         total_instances: u32::try_from(settings.builder.max_instances).unwrap_or(u32::MAX),
+        keep_resident: settings.builder.keep_resident.unwrap_or(defaults.keep_resident),
+        resident_budget: settings.builder.resident_budget.unwrap_or(defaults.resident_budget),
         granted_capabilities: settings.builder.granted_capabilities.clone(),
         cache_dir: settings.builder.cache_dir.clone(),
         budget: Some(settings.budget.clone()),
-        ..plugrt_wasmtime::RuntimeConfig::default()
-    };
-    let config = plugrt_wasmtime::RuntimeConfig {
-        keep_resident: settings.builder.keep_resident.unwrap_or(config.keep_resident),
-        resident_budget: settings.builder.resident_budget.unwrap_or(config.resident_budget),
-        ..config
+        ..defaults
     };
     Ok(Box::new(plugrt_wasmtime::Runtime::new(config)?))
 }

@@ -308,7 +308,8 @@ mod metrics {
             }
             assert_eq!(value(&families, "plugrt_plugins_loaded", &[]), Some(4.0));
             assert_eq!(value(&families, "plugrt_budget_instances_max", &[]), Some(64.0));
-            // Its value moves as used instances are dropped in the background: only its presence.
+            // Its value moves as instances come and go (pre-warm works in the background):
+            // only its presence.
             assert!(value(&families, "plugrt_resident_idle_memory_bytes", &[]).is_some(), "{flavour}");
 
             // Unloading removes the plugin's series, and only them.
