@@ -64,6 +64,18 @@ const RATIOS: &[Ratio] = &[
         target: "<= 2",
     },
     Ratio {
+        what: "batch: JS guest upper on 8,192 strings vs a native loop (target: p50 <= 10 ms)",
+        numerator: "plugrt_upper_8k/js",
+        denominator: "plugrt_upper_8k/arrow_native",
+        target: "(context; the target is the JS median itself)",
+    },
+    Ratio {
+        what: "batch: JS guest upper vs the C guest's, 8,192 strings",
+        numerator: "plugrt_upper_8k/js",
+        denominator: "plugrt_upper_8k/c",
+        target: "(context)",
+    },
+    Ratio {
         what: "batch: throughput of 2 threads vs 1 (component add_one, 8,192 rows)",
         numerator: "wasmtime_add_one_8k_threads/1_threads",
         denominator: "wasmtime_add_one_8k_threads/2_threads",

@@ -100,14 +100,18 @@ impl Raw {
         let defaults = RuntimeConfig::default();
         if tuned {
             pool.linear_memory_keep_resident(defaults.keep_resident)
+                .table_keep_resident(plugrt_wasmtime::TABLE_KEEP_RESIDENT)
                 .pagemap_scan(wasmtime::Enabled::Auto)
                 .decommit_batch_size(defaults.decommit_batch);
         }
         let mut config = Config::new();
         config.wasm_component_model(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        config.memory_reservation(64 << 20).memory_guard_size(64 << 10);
         if tuned {
+            // The runtime's layout: 4 GiB reserved per memory, no bounds checks in the code.
+            config.memory_reservation(4 << 30).memory_guard_size(32 << 20);
             config.memory_init_cow(true).epoch_interruption(true);
+        } else {
+            config.memory_reservation(64 << 20).memory_guard_size(64 << 10);
         }
         let engine = Engine::new(&config).unwrap();
         let component = Component::new(&engine, bytes).unwrap();

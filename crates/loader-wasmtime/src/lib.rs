@@ -22,4 +22,4 @@ pub use plugrt_contract::{
     Allocator, CONTRACT, Description, Error, GuestErrorKind, Limits, LoadOptions, PreWarm, Reuse, Signature, Volatility,
 };
 pub use plugrt_pool::Budget;
-pub use runtime::{KEEP_RESIDENT_WITHOUT_SCAN, Runtime, RuntimeConfig};
+pub use runtime::{KEEP_RESIDENT_WITHOUT_SCAN, Runtime, RuntimeConfig, TABLE_KEEP_RESIDENT};

@@ -10,8 +10,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use arrow_array::{Array, StringArray};
 use arrow_array::types::Int64Type;
+use arrow_array::{Array, StringArray};
 use common::{c_udf, guest, input, words};
 use criterion::{Criterion, criterion_group, criterion_main};
 
