@@ -21,6 +21,7 @@ mod common;
 
 mod cache;
 mod edge_cases;
+mod engine;
 mod isolation;
 mod js_guest;
 mod load_errors;
