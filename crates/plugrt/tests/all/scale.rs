@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use plugrt::{Error, Flavour, Limits, PreWarm, Runtime};
 
-use crate::common::{calls_seen, flavours, no_args, probe_named};
+use crate::common::{calls_seen, fixture, flavours, no_args, one_int, probe_named};
 
 /// `per_flavour` distinct probes of every flavour this build has, named `c0000`, `e0000`, ...
 fn load_many(runtime: &Runtime, per_flavour: usize) -> Vec<String> {
@@ -86,6 +86,22 @@ fn idle_instances_of_other_plugins_never_block_a_load_or_a_call() {
     }
     assert_eq!(runtime.budget().live, 3, "pre-warm stops at its share of the budget");
     call_at_random(&runtime, &names, 600);
+    // Random calls need not collide (fast calls on two threads may always find a free slot):
+    // to see eviction for certain, one call holds a slot until its timeout while every
+    // plugin is called once. With the budget spent, each call that finds no ready instance
+    // of its own must evict another plugin's idle one.
+    let flavour = flavours()[0];
+    let spin = runtime.load(&fixture(flavour, "infinite_loop")).unwrap();
+    std::thread::scope(|s| {
+        let spinning = s.spawn(|| spin.call("spin", &one_int()));
+        std::thread::sleep(Duration::from_millis(50));
+        for name in &names {
+            let out =
+                runtime.plugin(name).unwrap().call("calls", &no_args(1)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(calls_seen(&out), 1);
+        }
+        assert!(matches!(spinning.join().unwrap(), Err(Error::Timeout { .. })));
+    });
     let evicted: u64 =
         names.iter().map(|n| runtime.plugin(n).unwrap().metrics().counters.retired_for(plugrt_pool_reason())).sum();
     assert!(evicted > 0, "calls took their slots from idle pre-warmed instances");
