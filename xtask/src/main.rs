@@ -15,7 +15,7 @@
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `demo`: the README's main job: builds the fixtures and the `plugrt` binary (release),
 //!   generates a Parquet table of 1M rows into `target/demo/`, and runs SQL in DataFusion
-//!   calling the C guest (component, then Extism) and the JS guest (on a smaller table), each
+//!   calling the C guest (component, then Extism) and the JS guest, each
 //!   with its result, rows per second and per-function metrics.
 //! - `run [--extism] FIXTURE FUNCTION [ARGS]`: builds the fixtures, then runs
 //!   `plugrt call FIXTURE.wasm FUNCTION [ARGS]` (crates/cli, release build) on the component
@@ -169,10 +169,8 @@ fn fuzz(sh: &Shell, seconds: Option<&str>) -> Result {
     Ok(())
 }
 
-/// Rows of the demo's table, and of the smaller one the JS guest gets: QuickJS takes ~285 ms
-/// per 8,192-row batch today (the bulk data path will change that).
+/// Rows of the demo's table (every guest gets all of them).
 const DEMO_ROWS: u32 = 1_000_000;
-const DEMO_JS_ROWS: u32 = 16_384;
 
 fn demo(sh: &Shell) -> Result {
     fixtures::run(sh)?;
@@ -195,12 +193,9 @@ fn demo(sh: &Shell) -> Result {
     step(&format!("generating target/demo/t.parquet ({DEMO_ROWS} rows: ints, floats, strings, with nulls)"));
     let generate = table(DEMO_ROWS, "t.parquet");
     cmd!(sh, "{plugrt} sql {generate}").quiet().ignore_stdout().run()?;
-    let generate = table(DEMO_JS_ROWS, "small.parquet");
-    cmd!(sh, "{plugrt} sql {generate}").quiet().ignore_stdout().run()?;
 
     let out = fixtures::out_dir();
     let t = format!("t={}", dir.join("t.parquet").display());
-    let small = format!("t={}", dir.join("small.parquet").display());
     let c_query = "SELECT upper(s) AS word, count(*) AS rows, sum(add_one(n)) AS sum_n_plus_1, \
                    avg(scale(f, 2.0)) AS avg_2f FROM t WHERE str_len(s) > 6 \
                    GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
@@ -210,16 +205,12 @@ fn demo(sh: &Shell) -> Result {
         println!("{c_query}\n");
         cmd!(sh, "{plugrt} sql --plugin {plugin} --table {t} --metrics {c_query}").run()?;
     }
-    step(&format!("SQL over {DEMO_JS_ROWS} rows with the JS guest (component on wasmtime)"));
-    println!(
-        "The JS guest gets {DEMO_JS_ROWS} rows, not {DEMO_ROWS}: QuickJS takes about 285 ms per 8,192-row \
-         batch today, until the bulk data path lands."
-    );
+    step(&format!("SQL over {DEMO_ROWS} rows with the JS guest (component on wasmtime)"));
     let js_query = "SELECT upper(s) AS word, count(*) AS rows, sum(add_one(n)) AS sum_n_plus_1 FROM t \
                     WHERE add_one(n) > 500 GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
     println!("{js_query}\n");
     let js = out.join("component/js_udf.wasm");
-    cmd!(sh, "{plugrt} sql --plugin {js} --table {small} --metrics {js_query}").run()?;
+    cmd!(sh, "{plugrt} sql --plugin {js} --table {t} --metrics {js_query}").run()?;
     Ok(())
 }
 
