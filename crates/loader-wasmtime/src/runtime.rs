@@ -169,8 +169,9 @@ fn warm_slots(config: &RuntimeConfig, keep: usize, memories: u32) -> u32 {
 }
 
 impl Runtime {
-    /// Creates the engine (pooling allocator sized from `config`, falling back to on-demand
-    /// allocation, with a warning, when the reservation fails) and starts its epoch ticker.
+    /// Creates the engine (pooling allocator sized from `config`, with 4 GiB reserved per
+    /// memory, or only `memory_bytes` per memory when that reservation fails, falling back to
+    /// on-demand allocation, with a warning, when even that fails) and starts its epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
         let total = config.total_instances.max(1);
         let memories = total.saturating_mul(2);
@@ -202,21 +203,14 @@ impl Runtime {
         // the compact layout the same way; else on-demand allocation.
         let attempts =
             [(Layout::Reserved, true), (Layout::Reserved, false), (Layout::Compact, true), (Layout::Compact, false)];
-        let mut last = None;
-        let mut pooled = None;
-        for (layout, scan) in attempts {
-            match pooling(layout, scan) {
-                Ok(engine) => {
-                    pooled = Some(engine);
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
+        let mut last_error = None;
+        let pooled = attempts
+            .into_iter()
+            .find_map(|(layout, scan)| pooling(layout, scan).map_err(|e| last_error = Some(e)).ok());
         let (engine, allocator) = match pooled {
             Some((engine, reserved_bytes)) => (engine, Allocator::Pooling { reserved_bytes }),
             None => {
-                let error = last.map(|e| e.to_string()).unwrap_or_default();
+                let error = last_error.map(|e| e.to_string()).unwrap_or_default();
                 tracing::warn!(%error, "pooling allocator unavailable; using on-demand allocation");
                 let engine =
                     Engine::new(&base_config(&config, Layout::Compact)).map_err(|e| Error::Runtime(e.to_string()))?;
