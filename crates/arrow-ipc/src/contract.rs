@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_buffer::Buffer;
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, FieldRef, Schema};
 
 use crate::{IpcError, Limits, decode_one};
 
@@ -53,4 +53,42 @@ pub fn decode_scalar_result(
     input_rows: usize,
 ) -> Result<ArrayRef, IpcError> {
     scalar_result(&decode_one(bytes, limits)?, declared, input_rows)
+}
+
+/// Checks an aggregate step's output states (`update`, `merge`): one column per declared state
+/// field, each of its declared type (compared as [`scalar_result`] compares), exactly `groups`
+/// rows. Returns the batch under the declared schema (the guest's column names do not count;
+/// every state field is nullable, so any nulls are allowed).
+pub fn state_result(batch: &RecordBatch, declared: &[FieldRef], groups: usize) -> Result<RecordBatch, IpcError> {
+    if batch.num_columns() != declared.len() {
+        return Err(IpcError::SchemaMismatch {
+            expected: format!("{} state column(s)", declared.len()),
+            found: format!("{} columns", batch.num_columns()),
+        });
+    }
+    for (column, field) in batch.columns().iter().zip(declared) {
+        if !column.data_type().equals_datatype(field.data_type()) {
+            return Err(IpcError::SchemaMismatch {
+                expected: format!("state field `{}` of type {}", field.name(), field.data_type()),
+                found: column.data_type().to_string(),
+            });
+        }
+    }
+    if batch.num_rows() != groups {
+        return Err(IpcError::RowCount { expected: groups, found: batch.num_rows() });
+    }
+    let schema = Arc::new(Schema::new(declared.to_vec()));
+    let options = RecordBatchOptions::new().with_row_count(Some(groups));
+    RecordBatch::try_new_with_options(schema, batch.columns().to_vec(), &options).map_err(IpcError::Encode)
+}
+
+/// Decodes an aggregate step's output stream (exactly one batch, within `limits`) and checks it
+/// with [`state_result`].
+pub fn decode_state_result(
+    bytes: impl Into<Buffer>,
+    limits: &Limits,
+    declared: &[FieldRef],
+    groups: usize,
+) -> Result<RecordBatch, IpcError> {
+    state_result(&decode_one(bytes, limits)?, declared, groups)
 }

@@ -14,7 +14,8 @@
 //!   are wrong or beyond [`Limits`], so a malformed stream is an [`IpcError`], never a panic
 //!   or an allocation sized by an attacker's header;
 //! - **checks the scalar-call contract** ([`scalar_result`]: one column, declared type, same
-//!   rows) and builds input batches ([`input_batch`]).
+//!   rows) and an aggregate step's states ([`state_result`]: the declared state fields, one
+//!   row per group), and builds input batches ([`input_batch`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -47,7 +48,7 @@ mod reader;
 mod validate;
 mod writer;
 
-pub use contract::{decode_scalar_result, input_batch, scalar_result};
+pub use contract::{decode_scalar_result, decode_state_result, input_batch, scalar_result, state_result};
 pub use error::IpcError;
 pub use limits::Limits;
 pub use reader::{Decoded, decode, decode_one, decode_trusted};

@@ -4,11 +4,17 @@
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use arrow_schema::DataType;
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, FieldRef};
 use serde::Deserialize;
 
-/// The contract version this loader speaks.
-pub const CONTRACT: &str = "plugrt:udf@0.1.0";
+/// The newest contract version the loaders speak (aggregates need it).
+pub const CONTRACT: &str = "plugrt:udf@0.2.0";
+
+/// Every contract version the loaders accept, oldest first. A 0.1.0 plugin declares scalar
+/// functions only; 0.2.0 adds aggregates and changes nothing else.
+pub const CONTRACTS: [&str; 2] = ["plugrt:udf@0.1.0", CONTRACT];
 
 /// How a function's result depends on its inputs, as DataFusion distinguishes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -35,23 +41,56 @@ pub struct Signature {
     pub volatility: Volatility,
 }
 
+/// One aggregate function a plugin declares (contract 0.2.0): what it takes, what it
+/// returns, and the state each group carries between the host's whole-batch operations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateSignature {
+    /// Its name, as passed to `aggregate`.
+    pub name: String,
+    /// Argument types, in order.
+    pub args: Vec<DataType>,
+    /// Type of each group's result.
+    pub returns: DataType,
+    /// The state of one group, a column per field, in order. Every field is nullable: a group
+    /// that has seen no rows yet has null in every field.
+    pub state: Vec<FieldRef>,
+    /// Volatility.
+    pub volatility: Volatility,
+}
+
+impl AggregateSignature {
+    /// The state's types, in order.
+    pub fn state_types(&self) -> Vec<DataType> {
+        self.state.iter().map(|f| f.data_type().clone()).collect()
+    }
+}
+
 /// A plugin's validated self-description.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Description {
+    /// The contract version it was built for (one of [`CONTRACTS`]).
+    pub contract: String,
     /// The plugin's name.
     pub name: String,
     /// Its version text.
     pub version: String,
-    /// Its functions, in declaration order.
+    /// Its scalar functions, in declaration order.
     pub functions: Vec<Signature>,
+    /// Its aggregate functions, in declaration order (always empty for contract 0.1.0).
+    pub aggregates: Vec<AggregateSignature>,
     /// Capabilities it asked for (all granted, or loading failed).
     pub capabilities: Vec<String>,
 }
 
 impl Description {
-    /// The function called `name`.
+    /// The scalar function called `name`.
     pub fn function(&self, name: &str) -> Option<&Signature> {
         self.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The aggregate function called `name`.
+    pub fn aggregate(&self, name: &str) -> Option<&AggregateSignature> {
+        self.aggregates.iter().find(|f| f.name == name)
     }
 }
 
@@ -62,8 +101,31 @@ struct Document {
     name: String,
     version: String,
     functions: Vec<FunctionDocument>,
+    #[serde(default)]
+    aggregates: Option<Vec<AggregateDocument>>,
     capabilities: Vec<String>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AggregateDocument {
+    name: String,
+    args: Vec<String>,
+    returns: String,
+    state: Vec<StateFieldDocument>,
+    volatility: Volatility,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFieldDocument {
+    name: String,
+    #[serde(rename = "type")]
+    data_type: String,
+}
+
+/// State fields an aggregate may declare.
+pub const MAX_STATE_FIELDS: usize = 16;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,8 +148,11 @@ fn data_type(text: &str, what: &str) -> Result<DataType, String> {
 /// Parses and checks a document; `granted` are the capabilities the host grants.
 pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
     let doc: Document = serde_json::from_str(text).map_err(|e| format!("describe document is not valid: {e}"))?;
-    if doc.contract != CONTRACT {
-        return Err(format!("built for contract `{}`, this host speaks `{CONTRACT}`", doc.contract));
+    if !CONTRACTS.contains(&doc.contract.as_str()) {
+        return Err(format!("built for contract `{}`, this host speaks {}", doc.contract, CONTRACTS.join(" and ")));
+    }
+    if doc.aggregates.is_some() && doc.contract == CONTRACTS[0] {
+        return Err(format!("declares `aggregates`, which need contract `{CONTRACT}` (it says `{}`)", doc.contract));
     }
     if !valid_name(&doc.name) {
         return Err(format!("plugin name `{}` must be 1-64 characters of a-z, 0-9, _ and -", doc.name));
@@ -95,33 +160,74 @@ pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
     if doc.version.len() > 64 {
         return Err("version is longer than 64 characters".into());
     }
-    if doc.functions.is_empty() {
+    let aggregate_docs = doc.aggregates.unwrap_or_default();
+    if doc.functions.is_empty() && aggregate_docs.is_empty() {
         return Err("declares no function".into());
     }
     let ungranted: Vec<_> = doc.capabilities.iter().filter(|c| !granted.contains(c)).collect();
     if !ungranted.is_empty() {
         return Err(format!("asks for capabilities the host does not grant: {ungranted:?}"));
     }
+    // One namespace for scalar and aggregate functions: SQL names must not depend on the kind.
     let mut seen = HashSet::new();
+    let mut declare = |name: &str| {
+        if !valid_name(name) {
+            return Err(format!("function name `{name}` must be 1-64 characters of a-z, 0-9, _ and -"));
+        }
+        if !seen.insert(name.to_owned()) {
+            return Err(format!("function `{name}` is declared twice"));
+        }
+        Ok(())
+    };
+    let types = |name: &str, args: &[String]| -> Result<Vec<DataType>, String> {
+        args.iter().enumerate().map(|(i, a)| data_type(a, &format!("function `{name}` arg{i}"))).collect()
+    };
     let mut functions = Vec::with_capacity(doc.functions.len());
     for f in doc.functions {
-        if !valid_name(&f.name) {
-            return Err(format!("function name `{}` must be 1-64 characters of a-z, 0-9, _ and -", f.name));
-        }
-        if !seen.insert(f.name.clone()) {
-            return Err(format!("function `{}` is declared twice", f.name));
-        }
-        let args = f
-            .args
-            .iter()
-            .enumerate()
-            .map(|(i, a)| data_type(a, &format!("function `{}` arg{i}", f.name)))
-            .collect::<Result<_, _>>()?;
+        declare(&f.name)?;
+        let args = types(&f.name, &f.args)?;
         let returns = data_type(&f.returns, &format!("function `{}` return", f.name))?;
         functions.push(Signature { name: f.name, args, returns, volatility: f.volatility });
     }
-    Ok(Description { name: doc.name, version: doc.version, functions, capabilities: doc.capabilities })
+    let mut aggregates = Vec::with_capacity(aggregate_docs.len());
+    for a in aggregate_docs {
+        declare(&a.name)?;
+        let args = types(&a.name, &a.args)?;
+        let returns = data_type(&a.returns, &format!("aggregate `{}` return", a.name))?;
+        if a.state.is_empty() || a.state.len() > MAX_STATE_FIELDS {
+            return Err(format!("aggregate `{}` must declare 1 to {MAX_STATE_FIELDS} state fields", a.name));
+        }
+        let mut names = HashSet::new();
+        let mut state = Vec::with_capacity(a.state.len());
+        for field in a.state {
+            if !valid_name(&field.name) || field.name == GROUP_COLUMN {
+                return Err(format!(
+                    "aggregate `{}` state field `{}` must be 1-64 characters of a-z, 0-9, _ and -, and not `{GROUP_COLUMN}`",
+                    a.name, field.name
+                ));
+            }
+            if !names.insert(field.name.clone()) {
+                return Err(format!("aggregate `{}` declares state field `{}` twice", a.name, field.name));
+            }
+            let data_type =
+                data_type(&field.data_type, &format!("aggregate `{}` state field `{}`", a.name, field.name))?;
+            state.push(Arc::new(Field::new(field.name, data_type, true)));
+        }
+        aggregates.push(AggregateSignature { name: a.name, args, returns, state, volatility: a.volatility });
+    }
+    Ok(Description {
+        contract: doc.contract,
+        name: doc.name,
+        version: doc.version,
+        functions,
+        aggregates,
+        capabilities: doc.capabilities,
+    })
 }
+
+/// The name of the first column of an aggregate operation's `rows` batch: each row's group,
+/// as a row index of the `states` batch.
+pub const GROUP_COLUMN: &str = "group";
 
 #[cfg(test)]
 mod tests {
@@ -145,6 +251,7 @@ mod tests {
     fn each_rule_is_enforced_with_a_clear_message() {
         let cases = [
             (GOOD.replace("0.1.0", "9.9.9"), "this host speaks"),
+            (GOOD.replace(r#""capabilities""#, r#""aggregates":[],"capabilities""#), "need contract"),
             (GOOD.replace(r#""demo""#, r#""Demo!""#), "plugin name"),
             (GOOD.replace("\"Int64\"],", "\"Int65\"],"), "unknown type `Int65`"),
             (GOOD.replace("tags", "add_one"), "declared twice"),
@@ -152,6 +259,44 @@ mod tests {
             (GOOD.replace("immutable", "sometimes"), "not valid"),
             (GOOD.replace(r#""version":"1.0","#, ""), "not valid"),
             ("this is not json".to_owned(), "not valid"),
+        ];
+        for (doc, needle) in cases {
+            let err = parse(&doc, &[]).unwrap_err();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+
+    const AGGREGATES: &str = r#"{"contract":"plugrt:udf@0.2.0","name":"agg","version":"1","functions":[],
+        "aggregates":[{"name":"avg_f64","args":["Float64"],"returns":"Float64",
+        "state":[{"name":"sum","type":"Float64"},{"name":"count","type":"Int64"}],"volatility":"immutable"}],
+        "capabilities":[]}"#;
+
+    #[test]
+    fn a_0_2_0_document_declares_aggregates_with_nullable_state_fields() {
+        let d = parse(AGGREGATES, &[]).unwrap();
+        assert!(d.functions.is_empty());
+        let avg = d.aggregate("avg_f64").unwrap();
+        assert_eq!(avg.state_types(), vec![DataType::Float64, DataType::Int64]);
+        assert!(avg.state.iter().all(|f| f.is_nullable()));
+        assert_eq!(avg.state[1].name(), "count");
+        // A 0.1.0 document (no `aggregates`) still parses under the 0.2.0 host.
+        assert_eq!(parse(GOOD, &[]).unwrap().contract, "plugrt:udf@0.1.0");
+    }
+
+    #[test]
+    fn aggregate_rules_are_enforced_with_a_clear_message() {
+        let cases = [
+            (AGGREGATES.replace(r#""state":[{"name":"sum","type":"Float64"},{"name":"count","type":"Int64"}]"#, r#""state":[]"#), "1 to 16 state fields"),
+            (AGGREGATES.replace(r#""name":"count""#, r#""name":"sum""#), "state field `sum` twice"),
+            (AGGREGATES.replace(r#""name":"count""#, r#""name":"group""#), "not `group`"),
+            (AGGREGATES.replace(r#""type":"Int64""#, r#""type":"Int99""#), "unknown type `Int99`"),
+            (AGGREGATES.replace(r#""functions":[]"#, r#""functions":[{"name":"avg_f64","args":[],"returns":"Int64","volatility":"stable"}]"#), "declared twice"),
+            (AGGREGATES.replace(r#""aggregates":[{"#, r#""aggregates":[{"init":1,"#), "not valid"),
+            (
+                r#"{"contract":"plugrt:udf@0.2.0","name":"agg","version":"1","functions":[],"aggregates":[],"capabilities":[]}"#
+                    .to_owned(),
+                "declares no function",
+            ),
         ];
         for (doc, needle) in cases {
             let err = parse(&doc, &[]).unwrap_err();

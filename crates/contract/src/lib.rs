@@ -4,6 +4,7 @@
 //!   rules ([`parse_description`]);
 //! - [`GuestError`]: a guest's `call-error`, and its JSON form in the Extism flavour;
 //! - [`check_input`]: a batch against a function's declared arguments, before any guest runs;
+//!   [`check_aggregate`]: the same for an aggregate step ([`AggregateOp`]);
 //! - [`envelope`]: the Extism flavour's call input (function name, then the IPC stream);
 //! - [`Error`]: what loading or calling can fail with, the same in every loader;
 //! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`;
@@ -18,6 +19,7 @@
 //! It runs no guest and links no engine: loaders depend on it, never on each other. The IPC
 //! side of the contract (argument batches, checking a result) is in `plugrt-arrow-ipc`.
 
+mod aggregate;
 mod control;
 pub mod describe;
 mod envelope;
@@ -30,8 +32,14 @@ mod plugin;
 mod report;
 mod versions;
 
+pub use aggregate::{
+    AggregateOp, aggregate_envelope, check_aggregate, decode_aggregate_output, empty_aggregate_output, finish_schema,
+};
 pub use control::{CallMemory, CallOptions, CancelToken, HookGuard};
-pub use describe::{CONTRACT, Description, Signature, Volatility, parse as parse_description};
+pub use describe::{
+    AggregateSignature, CONTRACT, CONTRACTS, Description, GROUP_COLUMN, MAX_STATE_FIELDS, Signature, Volatility,
+    parse as parse_description,
+};
 pub use envelope::{envelope, start_envelope};
 pub use error::Error;
 pub use guest_error::{GuestError, GuestErrorKind};

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, RecordBatch};
 use plugrt_pool::{CloseReport, Manager, MetricsSnapshot, Pool};
 
-use crate::{Allocator, CallOptions, CallReport, Description, Error, Limits, LoadOptions, Outcome, Version, Versions};
+use crate::{
+    AggregateOp, Allocator, CallOptions, CallReport, Description, Error, Limits, LoadOptions, Outcome, Version,
+    Versions,
+};
 
 /// How a loader turns bytes into a loaded version of a plugin.
 pub trait Loader: Clone + Send + Sync + 'static {
@@ -48,6 +51,19 @@ pub trait Loaded: Send + Sync + 'static {
         options: &CallOptions,
         report: &mut CallReport,
     ) -> Result<ArrayRef, Error>;
+
+    /// Runs step `op` of aggregate `function` on `states` (and `rows`, for `update` and
+    /// `merge`) in an instance from the pool, as [`call`](Loaded::call) runs a call; see
+    /// [`Plugin::aggregate`] for what goes in and out.
+    fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<RecordBatch, Error>;
 }
 
 impl<T: Loaded> Version for T {
@@ -171,17 +187,67 @@ impl<L: Loader> Plugin<L> {
             instance = tracing::field::Empty,
         );
         let result = span.in_scope(|| current.call(function, batch, options, &mut report));
-        report.outcome = Outcome::of(&result);
-        report.elapsed = started.elapsed();
-        if !span.is_disabled() {
-            span.record("outcome", report.outcome.as_str());
-            span.record("wait_us", report.waited.as_micros() as u64);
-            if let Some(created) = report.created {
-                span.record("create_us", created.as_micros() as u64);
-            }
-            span.record("instance", report.instance());
-        }
+        finish_report(&span, &result, started, &mut report);
         (result, report)
+    }
+
+    /// Runs one step of aggregate `function` for every group of `states` at once, in one guest
+    /// call (a fresh instance, the same limits, errors and pool as [`call`](Plugin::call)):
+    ///
+    /// - `states`: a row per group, a column per declared state field (all null: the group has
+    ///   seen no rows yet);
+    /// - `rows` (`update` and `merge` only, `None` for `finish`): a UInt32 column of group
+    ///   indices into `states`, then the arguments (`update`) or partial states (`merge`).
+    ///
+    /// Answers the new states (`update`, `merge`: as many rows as `states`, under the declared
+    /// state schema) or the results (`finish`: one column `result` of the return type, a row
+    /// per group), checked like a call's result: a guest answering the wrong state type, row
+    /// count or size fails with `Error::Contract` (or `OutputTooLarge`). Errors name the
+    /// function as `AGGREGATE/OP` (`sum_i64/update`). Zero groups answer without a guest call.
+    ///
+    /// The step runs in a `plugrt.aggregate` span with the fields of `plugrt.call` and `op`.
+    /// It does not split large inputs: the caller keeps a step within the plugin's limits
+    /// (`plugrt-datafusion` sends at most one DataFusion batch of rows per step).
+    pub fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+    ) -> (Result<RecordBatch, Error>, CallReport) {
+        let started = Instant::now();
+        let current = self.current();
+        let mut report = CallReport::new(rows.map_or(states.num_rows(), RecordBatch::num_rows));
+        let span = tracing::info_span!(
+            target: "plugrt",
+            "plugrt.aggregate",
+            plugin = current.name(),
+            function,
+            op = op.as_str(),
+            rows = report.rows,
+            outcome = tracing::field::Empty,
+            wait_us = tracing::field::Empty,
+            create_us = tracing::field::Empty,
+            instance = tracing::field::Empty,
+        );
+        let result = span.in_scope(|| current.aggregate(function, op, states, rows, options, &mut report));
+        finish_report(&span, &result, started, &mut report);
+        (result, report)
+    }
+}
+
+/// Fills in how a call or step ended, and records it in its span.
+fn finish_report<T>(span: &tracing::Span, result: &Result<T, Error>, started: Instant, report: &mut CallReport) {
+    report.outcome = Outcome::of(result);
+    report.elapsed = started.elapsed();
+    if !span.is_disabled() {
+        span.record("outcome", report.outcome.as_str());
+        span.record("wait_us", report.waited.as_micros() as u64);
+        if let Some(created) = report.created {
+            span.record("create_us", created.as_micros() as u64);
+        }
+        span.record("instance", report.instance());
     }
 }
 

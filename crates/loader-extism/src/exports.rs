@@ -38,6 +38,8 @@ pub(crate) struct Checked {
     pub(crate) init: Vec<&'static str>,
     /// The module with its initialisers moved to [`START`] / [`INIT`]; `None` if it had none.
     pub(crate) rewritten: Option<Vec<u8>>,
+    /// Whether it exports `aggregate` (contract 0.2.0), of type `() -> i32` like the others.
+    pub(crate) aggregate: bool,
 }
 
 /// Checks that `bytes` is a core module exporting the contract's functions with the contract's
@@ -96,7 +98,8 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Checked, String> {
             _ => {}
         }
     }
-    for name in ["describe", "call"] {
+    let aggregate = exports.iter().any(|(n, _)| n == "aggregate");
+    for name in ["describe", "call"].into_iter().chain(aggregate.then_some("aggregate")) {
         let index = exports
             .iter()
             .find(|(n, _)| n == name)
@@ -123,7 +126,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Checked, String> {
         .filter(|(_, index)| is_unit(*index))
         .map(|(name, _)| name.clone());
     if start.is_none() && initialiser.is_none() {
-        return Ok(Checked { shape, init: Vec::new(), rewritten: None });
+        return Ok(Checked { shape, init: Vec::new(), rewritten: None, aggregate });
     }
     let mut init = Vec::new();
     if let Some(func) = start {
@@ -136,7 +139,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Checked, String> {
         }
         init.push(INIT);
     }
-    Ok(Checked { shape, init, rewritten: Some(rewrite(bytes, &all_exports)?) })
+    Ok(Checked { shape, init, rewritten: Some(rewrite(bytes, &all_exports)?), aggregate })
 }
 
 fn kind_byte(kind: wasmparser::ExternalKind) -> Result<u8, String> {

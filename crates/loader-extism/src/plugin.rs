@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
-use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
+use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode, encode_parts};
 use plugrt_contract::{
-    CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input, lap, parse_description,
+    AggregateOp, CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, aggregate_envelope,
+    check_aggregate, check_input, decode_aggregate_output, empty_aggregate_output, lap, parse_description,
     start_envelope,
 };
 use plugrt_pool::{Lease, Manager, Pool, PoolError};
@@ -23,8 +24,8 @@ use crate::{Allocator, Error, Limits, LoadOptions};
 /// A loaded Extism plugin (see `plugrt_contract::Plugin`, which this loader's
 /// [`crate::Plugin`] is). Cheap to clone; calls may run from many threads at once.
 ///
-/// Loading checks the module's `describe` and `call` exports (`() -> i32`) and its initial
-/// memory (at most the memory limit), moves its start function and `_initialize` /
+/// Loading checks the module's `describe` and `call` exports, and `aggregate` if it has one (a
+/// plugin declaring aggregates must), all `() -> i32`, and its initial memory (at most the memory limit), moves its start function and `_initialize` /
 /// `__wasm_call_ctors` under the call's time limit (see the `exports` module), compiles it once
 /// into an engine of its own with no WASI, no HTTP and no host paths, links only the Extism
 /// kernel and `plugrt_log` (a module importing anything else is refused), runs `describe` in
@@ -191,7 +192,7 @@ impl Loaded for ModuleVersion {
             // The envelope, and the guest's whole memory limit: the host cannot see an Extism
             // guest's memory grow, so it asks for the most the guest may take.
             options.grant(&self.name, function, envelope.len() + self.parts.limits.memory_bytes)?;
-            self.run(function, &envelope, options, report)
+            self.run("call", function, &envelope, options, report)
         })?;
         options.grant(&self.name, function, output.len())?;
         let decoding = Instant::now();
@@ -199,6 +200,45 @@ impl Loaded for ModuleVersion {
             .map_err(|source| Error::Contract { plugin: plugin(), function: owned(), source });
         report.phases.decode = decoding.elapsed();
         column
+    }
+
+    fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<RecordBatch, Error> {
+        let label = format!("{function}/{op}");
+        let signature = self
+            .parts
+            .description
+            .aggregate(function)
+            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
+        let bad_input =
+            |message: String| Error::InvalidInput { plugin: self.name.to_string(), function: label.clone(), message };
+        check_aggregate(signature, op, states, rows).map_err(bad_input)?;
+        if states.num_rows() == 0 {
+            return Ok(empty_aggregate_output(signature, op));
+        }
+        let encoding = Instant::now();
+        let states_bytes = encode(states).map_err(|e| bad_input(e.to_string()))?;
+        let rows_bytes = match rows {
+            Some(rows) => encode(rows).map_err(|e| bad_input(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let envelope = aggregate_envelope(function, op, &states_bytes, &rows_bytes);
+        report.phases.encode = encoding.elapsed();
+        options.grant(&self.name, &label, envelope.len() + self.parts.limits.memory_bytes)?;
+        let output = self.run("aggregate", &label, &envelope, options, report)?;
+        options.grant(&self.name, &label, output.len())?;
+        let decoding = Instant::now();
+        let answer = decode_aggregate_output(output, &self.ipc_limits, signature, op, states.num_rows())
+            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: label.clone(), source });
+        report.phases.decode = decoding.elapsed();
+        answer
     }
 }
 
@@ -281,6 +321,9 @@ impl ModuleVersion {
         drop(instance);
         drop(permit);
         let description = parse_description(&document, &config.granted_capabilities).map_err(fail)?;
+        if !description.aggregates.is_empty() && !checked.aggregate {
+            return Err(fail("declares aggregates but does not export the function `aggregate`".into()));
+        }
 
         let name: Arc<str> = Arc::from(description.name.as_str());
         let mut pool = Pool::builder(instances)
@@ -298,9 +341,11 @@ impl ModuleVersion {
         Ok(ModuleVersion { parts, name, ipc_limits, interrupts })
     }
 
-    /// Runs the call in a fresh enough instance, again if another call's timeout interrupted it.
+    /// Runs export `export` (`call`, `aggregate`) in a fresh enough instance, again if another
+    /// call's timeout interrupted it; `function` is what errors name.
     fn run(
         &self,
+        export: &str,
         function: &str,
         envelope: &[u8],
         options: &CallOptions,
@@ -316,7 +361,7 @@ impl ModuleVersion {
                 continue;
             }
             let mut clock = Instant::now();
-            let outcome = self.invoke(&mut lease, function, envelope, options);
+            let outcome = self.invoke(&mut lease, export, function, envelope, options);
             report.phases.guest += lap(&mut clock);
             let done = match outcome {
                 Ok(output) => Some(Ok(output)),
@@ -348,11 +393,12 @@ impl ModuleVersion {
         })
     }
 
-    /// Runs the guest's `call` on `envelope` in the leased instance; returns its output bytes.
-    /// A cancel of the caller's token interrupts it through extism's `CancelHandle`.
+    /// Runs the guest's `export` on `envelope` in the leased instance; returns its output
+    /// bytes. A cancel of the caller's token interrupts it through extism's `CancelHandle`.
     fn invoke(
         &self,
         lease: &mut Lease<Instances>,
+        export: &str,
         function: &str,
         envelope: &[u8],
         options: &CallOptions,
@@ -362,7 +408,7 @@ impl ModuleVersion {
             options.cancel.as_ref().map(|token| crate::canceller::watch(token, lease.plugin().cancel_handle()));
         let context = CallContext { log: GuestLog::new(self.name.clone()) };
         let started = Instant::now();
-        match lease.plugin().call_with_host_context::<&[u8], &[u8], _>("call", envelope, context) {
+        match lease.plugin().call_with_host_context::<&[u8], &[u8], _>(export, envelope, context) {
             Ok(output) if output.len() > self.parts.limits.output_bytes => Err(Failure::Error(Error::OutputTooLarge {
                 plugin: self.name.to_string(),
                 function: function.to_owned(),

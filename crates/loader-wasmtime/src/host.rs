@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{ComponentType, Lift, Linker};
+use wasmtime::component::{ComponentType, Lift, Linker, Lower};
 use wasmtime::{ResourceLimiter, StoreContextMut, UpdateDeadline};
 
-use plugrt_contract::{CallMemory, CallOptions, CancelToken, GuestErrorKind, GuestLog, LogLevel};
+use plugrt_contract::{AggregateOp, CallMemory, CallOptions, CancelToken, GuestErrorKind, GuestLog, LogLevel};
 
 /// A store's data.
 pub(crate) struct HostState {
@@ -210,15 +210,44 @@ pub(crate) struct CallError {
     pub(crate) retryable: bool,
 }
 
-/// A linker with exactly the contract's imports.
+/// `plugrt:udf/types.aggregate-op` (contract 0.2.0).
+#[derive(ComponentType, Lower, Clone, Copy, Debug)]
+#[component(enum)]
+#[repr(u8)]
+pub(crate) enum Op {
+    #[component(name = "update")]
+    Update,
+    #[component(name = "merge")]
+    Merge,
+    #[component(name = "finish")]
+    Finish,
+}
+
+impl From<AggregateOp> for Op {
+    fn from(op: AggregateOp) -> Self {
+        match op {
+            AggregateOp::Update => Op::Update,
+            AggregateOp::Merge => Op::Merge,
+            AggregateOp::Finish => Op::Finish,
+        }
+    }
+}
+
+/// The versions of the contract's `log` interface a component may import: a 0.1.0 plugin
+/// imports `plugrt:udf/log@0.1.0`, a 0.2.0 one `@0.2.0`; both are the same function.
+const LOG_INTERFACES: [&str; 2] = ["plugrt:udf/log@0.1.0", "plugrt:udf/log@0.2.0"];
+
+/// A linker with exactly the contract's imports, in every contract version.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
-    linker.instance("plugrt:udf/log@0.1.0")?.func_wrap(
-        "log",
-        |mut cx: wasmtime::StoreContextMut<'_, HostState>, (level, message): (Level, String)| {
-            cx.data_mut().log.log(level.into(), &message);
-            Ok(())
-        },
-    )?;
+    for interface in LOG_INTERFACES {
+        linker.instance(interface)?.func_wrap(
+            "log",
+            |mut cx: wasmtime::StoreContextMut<'_, HostState>, (level, message): (Level, String)| {
+                cx.data_mut().log.log(level.into(), &message);
+                Ok(())
+            },
+        )?;
+    }
     Ok(linker)
 }

@@ -11,17 +11,21 @@ use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre};
 use wasmtime::{Store, Trap, WasmBacktrace};
 
-use crate::host::{self, CallError, HostState, Stop};
+use crate::host::{self, CallError, HostState, Op, Stop};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
-use plugrt_contract::{CallOptions, CallReport, Loaded, Loader, Parts, check_input, lap, parse_description};
+use plugrt_contract::{
+    AggregateOp, CallOptions, CallReport, Loaded, Loader, Parts, check_aggregate, check_input, decode_aggregate_output,
+    empty_aggregate_output, lap, parse_description,
+};
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
 /// is). Cheap to clone; calls may run from many threads at once.
 ///
-/// Loading compiles the component once, links only the contract's `log` import (a component
-/// importing anything else is refused, naming the import), checks the `describe` and `call`
-/// exports' types, runs `describe` in an instance of its own (under the call's time limit, and
+/// Loading compiles the component once, links only the contract's `log` import (of contract
+/// 0.1.0 or 0.2.0; a component importing anything else is refused, naming the import), checks
+/// the `describe` and `call` exports' types (and `aggregate`'s, which a plugin declaring
+/// aggregates must have), runs `describe` in an instance of its own (under the call's time limit, and
 /// holding a permit of the runtime's budget if it has one) and validates the document. Each
 /// call then runs in an instance from the plugin's pool: a brand-new one unless the plugin
 /// was loaded with bounded reuse. An instance that trapped is never used again.
@@ -34,8 +38,20 @@ pub struct ComponentVersion {
     name: Arc<str>,
     ipc_limits: IpcLimits,
     call_index: ComponentExportIndex,
+    /// `aggregate` (contract 0.2.0), when the plugin declares aggregates.
+    aggregate_index: Option<ComponentExportIndex>,
     ticks: u64,
 }
+
+/// What one guest call asks for: a scalar call, or one step of an aggregate.
+#[derive(Clone, Copy)]
+enum Request<'a> {
+    Call { function: &'a str, input: &'a [u8] },
+    Aggregate { function: &'a str, op: AggregateOp, states: &'a [u8], rows: &'a [u8] },
+}
+
+/// `aggregate`'s parameters.
+type AggregateParams<'a> = (&'a str, Op, &'a [u8], &'a [u8]);
 
 /// The pool's manager: instantiates the cached `InstancePre` in a new store.
 pub struct Instances {
@@ -98,6 +114,8 @@ type CallResult = (Result<Vec<u8>, CallError>,);
 thread_local! {
     /// Input IPC bytes, reused across calls on this thread.
     static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// An aggregate step's rows, beside its states in `INPUT`.
+    static ROWS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Loader for crate::Runtime {
@@ -144,7 +162,7 @@ impl Loaded for ComponentVersion {
             })?;
             report.phases.encode = lap(&mut clock);
             options.grant(&self.name, function, input.len())?;
-            let output = self.invoke(&mut lease, function, &input, options);
+            let output = self.invoke(&mut lease, function, Request::Call { function, input: &input }, options);
             report.phases.guest = lap(&mut clock);
             output
         });
@@ -156,6 +174,56 @@ impl Loaded for ComponentVersion {
             .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: function.to_owned(), source });
         report.phases.decode = lap(&mut clock);
         column
+    }
+
+    fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+        report: &mut CallReport,
+    ) -> Result<RecordBatch, Error> {
+        let label = format!("{function}/{op}");
+        let signature = self
+            .parts
+            .description
+            .aggregate(function)
+            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
+        let bad_input =
+            |message: String| Error::InvalidInput { plugin: self.name.to_string(), function: label.clone(), message };
+        check_aggregate(signature, op, states, rows).map_err(bad_input)?;
+        if states.num_rows() == 0 {
+            return Ok(empty_aggregate_output(signature, op));
+        }
+        let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(&label, e))?;
+        report.acquired(&lease);
+        let mut clock = Instant::now();
+        let output = INPUT.with(|input| {
+            ROWS.with(|rows_bytes| {
+                let (mut input, mut rows_bytes) = (input.borrow_mut(), rows_bytes.borrow_mut());
+                encode_into(states, &mut input).map_err(|e| bad_input(e.to_string()))?;
+                rows_bytes.clear();
+                if let Some(rows) = rows {
+                    encode_into(rows, &mut rows_bytes).map_err(|e| bad_input(e.to_string()))?;
+                }
+                report.phases.encode = lap(&mut clock);
+                options.grant(&self.name, &label, input.len() + rows_bytes.len())?;
+                let request = Request::Aggregate { function, op, states: &input, rows: &rows_bytes };
+                let output = self.invoke(&mut lease, &label, request, options);
+                report.phases.guest = lap(&mut clock);
+                output
+            })
+        });
+        drop(lease);
+        report.phases.release = lap(&mut clock);
+        let output = output?;
+        options.grant(&self.name, &label, output.len())?;
+        let answer = decode_aggregate_output(output, &self.ipc_limits, signature, op, states.num_rows())
+            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: label.clone(), source });
+        report.phases.decode = lap(&mut clock);
+        answer
     }
 }
 
@@ -183,6 +251,7 @@ impl ComponentVersion {
             component.get_export_index(None, name).ok_or_else(|| fail(format!("does not export `{name}`")))
         };
         let (describe_index, call_index) = (export("describe")?, export("call")?);
+        let aggregate_index = component.get_export_index(None, "aggregate");
         let limits = options.limits.unwrap_or(runtime.config.limits).within(&runtime.config.limits);
         let ticks = ticks(limits.timeout, runtime.config.epoch_tick);
 
@@ -209,9 +278,21 @@ impl ComponentVersion {
         instance
             .get_typed_func::<(&str, &[u8]), CallResult>(&mut store, &call_index)
             .map_err(|e| fail(format!("export `call` has the wrong type: {e:#}")))?;
+        if let Some(index) = &aggregate_index {
+            instance
+                .get_typed_func::<AggregateParams<'_>, CallResult>(&mut store, index)
+                .map_err(|e| fail(format!("export `aggregate` has the wrong type: {e:#}")))?;
+        }
         let (document,) = describe.call(&mut store, ()).map_err(|e| fail(format!("`describe` failed: {e:#}")))?;
         drop(store);
         let description = parse_description(&document, &runtime.config.granted_capabilities).map_err(fail)?;
+        // Aggregates need the `aggregate` export (its type was checked above); a plugin without
+        // them need not have it (every 0.1.0 plugin, and 0.2.0 plugins of world `udf`).
+        let aggregate_index = match (description.aggregates.is_empty(), aggregate_index) {
+            (true, _) => None,
+            (false, None) => return Err(fail("declares aggregates but does not export `aggregate`".into())),
+            (false, Some(index)) => Some(index),
+        };
 
         let name: Arc<str> = Arc::from(description.name.as_str());
         let manager = Instances { runtime: runtime.clone(), pre, name: name.clone(), limits, ticks };
@@ -227,21 +308,22 @@ impl ComponentVersion {
         let pool = pool.build().map_err(|e| fail(e.to_string()))?;
         let ipc_limits = IpcLimits { max_bytes: limits.output_bytes, ..IpcLimits::default() };
         let parts = Parts { description: Arc::new(description), limits, pool, allocator: runtime.allocator };
-        Ok(ComponentVersion { parts, name, ipc_limits, call_index, ticks })
+        Ok(ComponentVersion { parts, name, ipc_limits, call_index, aggregate_index, ticks })
     }
 }
 
 impl ComponentVersion {
     /// Runs the guest's `call` in the leased instance and returns its output bytes; poisons
     /// the lease when the failure leaves the instance unfit ([`Error::discards_instance`]).
+    /// `function` is what errors name (`AGGREGATE/OP` for an aggregate step).
     fn invoke(
         &self,
         lease: &mut Lease<Instances>,
         function: &str,
-        input: &[u8],
+        request: Request<'_>,
         options: &CallOptions,
     ) -> Result<Vec<u8>, Error> {
-        let result = self.run_guest(lease, function, input, options);
+        let result = self.run_guest(lease, function, request, options);
         lease.store.data_mut().end_call();
         if let Err(e) = &result
             && e.discards_instance()
@@ -255,7 +337,7 @@ impl ComponentVersion {
         &self,
         lease: &mut Lease<Instances>,
         function: &str,
-        input: &[u8],
+        request: Request<'_>,
         options: &CallOptions,
     ) -> Result<Vec<u8>, Error> {
         options.check(&self.name, function)?;
@@ -269,10 +351,19 @@ impl ComponentVersion {
             // Cannot fail: metering is on whenever a plugin has a fuel limit.
             let _ = store.set_fuel(fuel);
         }
-        let outcome = live
-            .instance
-            .get_typed_func::<(&str, &[u8]), CallResult>(&mut *store, &self.call_index)
-            .and_then(|call| call.call(&mut *store, (function, input)));
+        let instance = live.instance;
+        let outcome = match request {
+            Request::Call { function, input } => instance
+                .get_typed_func::<(&str, &[u8]), CallResult>(&mut *store, &self.call_index)
+                .and_then(|call| call.call(&mut *store, (function, input))),
+            Request::Aggregate { function, op, states, rows } => {
+                // Checked at load: a plugin declaring aggregates exports `aggregate`.
+                let index = self.aggregate_index.as_ref().expect("aggregates have their export");
+                instance
+                    .get_typed_func::<AggregateParams<'_>, CallResult>(&mut *store, index)
+                    .and_then(|aggregate| aggregate.call(&mut *store, (function, op.into(), states, rows)))
+            }
+        };
         let call_err = |e| self.classify(function, e, &store.data().stop);
         match outcome {
             Ok((Ok(output),)) => {

@@ -63,9 +63,9 @@ mod stats;
 pub use flavour::Flavour;
 pub use plugin::Plugin;
 pub use plugrt_contract::{
-    AUTO_READY, Allocator, CONTRACT, CallMemory, CallOptions, CallReport, CancelToken, Description, Error,
-    GUEST_TARGET, GuestErrorKind, Limits, LoadOptions, Outcome, PREWARM_THRESHOLD, Phases, PreWarm, Reuse, Signature,
-    Volatility,
+    AUTO_READY, AggregateOp, AggregateSignature, Allocator, CONTRACT, CONTRACTS, CallMemory, CallOptions, CallReport,
+    CancelToken, Description, Error, GUEST_TARGET, GuestErrorKind, Limits, LoadOptions, Outcome, PREWARM_THRESHOLD,
+    Phases, PreWarm, Reuse, Signature, Volatility,
 };
 pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot, RetireReason};
 pub(crate) use runtime::Settings;

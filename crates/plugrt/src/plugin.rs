@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use plugrt_contract::{Allocator, CallOptions, CallReport, Description, Error, Limits, Loader};
+use plugrt_contract::{AggregateOp, Allocator, CallOptions, CallReport, Description, Error, Limits, Loader};
 use plugrt_pool::{CloseReport, MetricsSnapshot};
 
 use crate::stats::PluginStats;
@@ -19,6 +19,14 @@ trait AnyPlugin: Send + Sync {
     fn close(&self, drain: Duration) -> CloseReport;
     fn call(&self, function: &str, batch: &RecordBatch, options: &CallOptions)
     -> (Result<ArrayRef, Error>, CallReport);
+    fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+    ) -> (Result<RecordBatch, Error>, CallReport);
     fn reload(&self, bytes: &[u8]) -> Result<(), Error>;
 }
 
@@ -45,6 +53,16 @@ impl<L: Loader> AnyPlugin for plugrt_contract::Plugin<L> {
         options: &CallOptions,
     ) -> (Result<ArrayRef, Error>, CallReport) {
         plugrt_contract::Plugin::call_reported(self, function, batch, options)
+    }
+    fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+    ) -> (Result<RecordBatch, Error>, CallReport) {
+        plugrt_contract::Plugin::aggregate(self, function, op, states, rows, options)
     }
     fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
         plugrt_contract::Plugin::reload(self, bytes)
@@ -102,8 +120,54 @@ impl Plugin {
         (result, report)
     }
 
-    /// Per declared function: calls by outcome, rows, and histograms of call time, instance
-    /// wait and instance creation, counted since the plugin was loaded (reloads keep them; a
+    /// Runs one step of aggregate `function` for every group of `states` in one guest call, in
+    /// a fresh instance under the same limits, errors and metrics as [`call`](Plugin::call):
+    ///
+    /// - [`AggregateOp::Update`]: `rows` holds a UInt32 column of group indices (row numbers of
+    ///   `states`), then the arguments; answers the new states;
+    /// - [`AggregateOp::Merge`]: `rows` holds the group indices, then partial states; answers
+    ///   the new states;
+    /// - [`AggregateOp::Finish`]: no `rows`; answers one column `result`, a row per group.
+    ///
+    /// `states` has a row per group and a column per declared state field
+    /// ([`AggregateSignature::state`](crate::AggregateSignature::state)); a group that has seen
+    /// no rows yet has null in every field. The answer is checked against the declared state
+    /// (or return) type and the group count: a guest breaking it fails with `Error::Contract`.
+    /// Errors name the function as `AGGREGATE/OP` (`avg_f64/update`); the step counts in the
+    /// aggregate's [`function_metrics`](Plugin::function_metrics) (`rows`: the input rows, or
+    /// the groups for `finish`).
+    ///
+    /// It does not split a step: keep each within the plugin's limits (the DataFusion
+    /// integration sends one batch of rows per step), and it keeps no state between steps —
+    /// the caller holds it (`plugrt::datafusion` does, for SQL).
+    pub fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+    ) -> Result<RecordBatch, Error> {
+        self.aggregate_reported(function, op, states, rows, &CallOptions::default()).0
+    }
+
+    /// [`aggregate`](Plugin::aggregate) under `options` (as [`call_with`](Plugin::call_with)),
+    /// also returning what the step did, as [`call_reported`](Plugin::call_reported) does.
+    pub fn aggregate_reported(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+    ) -> (Result<RecordBatch, Error>, CallReport) {
+        let (result, report) = self.inner.aggregate(function, op, states, rows, options);
+        self.stats.record(function, &report);
+        (result, report)
+    }
+
+    /// Per declared function (scalar or aggregate; an aggregate's steps count together): calls
+    /// by outcome, rows, and histograms of call time, instance wait and instance creation,
+    /// counted since the plugin was loaded (reloads keep them; a
     /// function a new version no longer declares is dropped). Calls to undeclared functions
     /// are not counted anywhere.
     pub fn function_metrics(&self) -> Vec<FunctionMetrics> {

@@ -91,9 +91,10 @@ impl PluginStats {
     /// longer does; the others keep counting.
     pub(crate) fn declare(&self, description: &Description) {
         let mut functions = self.functions.write();
-        functions.retain(|name, _| description.function(name).is_some());
-        for f in &description.functions {
-            functions.entry(f.name.clone()).or_default();
+        functions.retain(|name, _| description.function(name).is_some() || description.aggregate(name).is_some());
+        let names = description.functions.iter().map(|f| &f.name).chain(description.aggregates.iter().map(|a| &a.name));
+        for name in names {
+            functions.entry(name.clone()).or_default();
         }
     }
 

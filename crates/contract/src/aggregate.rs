@@ -1,0 +1,223 @@
+//! Aggregate functions (contract 0.2.0): the three whole-batch steps, the host's check of what
+//! it sends, and the Extism flavour's envelope.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow_buffer::Buffer;
+use arrow_schema::{DataType, Field, Schema};
+use plugrt_arrow_ipc::{IpcError, Limits as IpcLimits, decode_scalar_result, decode_state_result};
+
+use crate::AggregateSignature;
+
+/// One whole-batch step of an aggregate, for every group of the `states` batch at once.
+///
+/// Each step is one guest call in a fresh instance: the state of a group travels as Arrow
+/// columns between steps, never inside the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregateOp {
+    /// Folds argument rows into the states of their groups; answers the new states.
+    Update,
+    /// Folds partial states (from other accumulators) into the states of their groups;
+    /// answers the new states.
+    Merge,
+    /// Turns each group's state into its result; answers one column of the return type.
+    Finish,
+}
+
+impl AggregateOp {
+    /// `update`, `merge` or `finish`, as the WIT enum names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AggregateOp::Update => "update",
+            AggregateOp::Merge => "merge",
+            AggregateOp::Finish => "finish",
+        }
+    }
+
+    /// Its number in the WIT enum `aggregate-op` and the Extism envelope: 0, 1, 2.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl std::fmt::Display for AggregateOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Checks what the host is about to send for one step of `signature` before any guest runs:
+///
+/// - `states` has one column per declared state field, of its type;
+/// - for `update` and `merge`, `rows` is present, its first column is a UInt32 without nulls
+///   whose every value is a row index of `states`, and the other columns are the arguments
+///   (`update`) or the state fields (`merge`) by type;
+/// - for `finish`, `rows` is absent.
+///
+/// The error says what is wrong; it does not name the plugin (the loader's error does).
+pub fn check_aggregate(
+    signature: &AggregateSignature,
+    op: AggregateOp,
+    states: &RecordBatch,
+    rows: Option<&RecordBatch>,
+) -> Result<(), String> {
+    let state_types = signature.state_types();
+    check_types("states", states, &state_types, 0)?;
+    let rows = match (op, rows) {
+        (AggregateOp::Finish, None) => return Ok(()),
+        (AggregateOp::Finish, Some(_)) => return Err("finish takes no rows".into()),
+        (_, None) => return Err(format!("{op} needs rows (a group column, then values)")),
+        (_, Some(rows)) => rows,
+    };
+    let values = match op {
+        AggregateOp::Update => &signature.args,
+        _ => &state_types,
+    };
+    if rows.num_columns() != values.len() + 1 {
+        return Err(format!(
+            "{op} rows must have a group column and {} value column(s), got {} column(s)",
+            values.len(),
+            rows.num_columns()
+        ));
+    }
+    let groups = rows
+        .column(0)
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .ok_or_else(|| format!("the group column must be UInt32, got {}", rows.column(0).data_type()))?;
+    if groups.null_count() > 0 {
+        return Err("the group column has nulls".into());
+    }
+    if let Some(bad) = groups.values().iter().find(|&&g| g as usize >= states.num_rows()) {
+        return Err(format!("group {bad} is not a row of the {} state row(s)", states.num_rows()));
+    }
+    check_types("rows", rows, values, 1)
+}
+
+fn check_types(what: &str, batch: &RecordBatch, declared: &[DataType], skip: usize) -> Result<(), String> {
+    if batch.num_columns() != declared.len() + skip {
+        return Err(format!("{what} must have {} column(s), got {}", declared.len() + skip, batch.num_columns()));
+    }
+    for (i, (column, declared)) in batch.columns().iter().skip(skip).zip(declared).enumerate() {
+        if !column.data_type().equals_datatype(declared) {
+            return Err(format!("{what} column {} must be {declared}, got {}", i + skip, column.data_type()));
+        }
+    }
+    Ok(())
+}
+
+/// The schema of a `finish` step's answer: one nullable column `result` of the return type.
+pub fn finish_schema(signature: &AggregateSignature) -> Arc<Schema> {
+    Arc::new(Schema::new(vec![Field::new("result", signature.returns.clone(), true)]))
+}
+
+/// What a step over zero groups answers, without a guest call: no states, or no results.
+pub fn empty_aggregate_output(signature: &AggregateSignature, op: AggregateOp) -> RecordBatch {
+    match op {
+        AggregateOp::Finish => RecordBatch::new_empty(finish_schema(signature)),
+        _ => RecordBatch::new_empty(Arc::new(Schema::new(signature.state.clone()))),
+    }
+}
+
+/// Decodes and checks a guest's answer to step `op` over `groups` groups (a stream of one
+/// batch within `limits`): the declared states, or one result column, with `groups` rows.
+pub fn decode_aggregate_output(
+    bytes: impl Into<Buffer>,
+    limits: &IpcLimits,
+    signature: &AggregateSignature,
+    op: AggregateOp,
+    groups: usize,
+) -> Result<RecordBatch, IpcError> {
+    match op {
+        AggregateOp::Finish => {
+            let column = decode_scalar_result(bytes, limits, &signature.returns, groups)?;
+            let options = RecordBatchOptions::new().with_row_count(Some(groups));
+            RecordBatch::try_new_with_options(finish_schema(signature), vec![column], &options)
+                .map_err(IpcError::Encode)
+        }
+        _ => decode_state_result(bytes, limits, &signature.state, groups),
+    }
+}
+
+/// The Extism flavour's `aggregate` input: `u32` little-endian name length, the name, the
+/// operation's code (one byte), `u32` little-endian length of the states stream, the states
+/// stream, then the rows stream (to the end; empty for `finish`).
+///
+/// # Panics
+/// If the function name or the states stream is 4 GiB or longer (names are at most 64 bytes;
+/// states are bounded by the plugin's memory limit first).
+pub fn aggregate_envelope(function: &str, op: AggregateOp, states: &[u8], rows: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + function.len() + states.len() + rows.len());
+    let name_len = u32::try_from(function.len()).expect("function names are short");
+    let states_len = u32::try_from(states.len()).expect("states are under 4 GiB");
+    out.extend_from_slice(&name_len.to_le_bytes());
+    out.extend_from_slice(function.as_bytes());
+    out.push(op.code());
+    out.extend_from_slice(&states_len.to_le_bytes());
+    out.extend_from_slice(states);
+    out.extend_from_slice(rows);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int64Array};
+    use arrow_schema::{Field, Schema};
+
+    use super::*;
+    use crate::Volatility;
+
+    fn avg() -> AggregateSignature {
+        AggregateSignature {
+            name: "avg".into(),
+            args: vec![DataType::Float64],
+            returns: DataType::Float64,
+            state: vec![
+                Arc::new(Field::new("sum", DataType::Float64, true)),
+                Arc::new(Field::new("count", DataType::Int64, true)),
+            ],
+            volatility: Volatility::Immutable,
+        }
+    }
+
+    fn batch(columns: Vec<ArrayRef>) -> RecordBatch {
+        let fields: Vec<Field> =
+            columns.iter().enumerate().map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true)).collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    #[test]
+    fn what_the_host_sends_is_checked_before_a_guest_runs() {
+        let states =
+            batch(vec![Arc::new(Float64Array::from(vec![None, None])), Arc::new(Int64Array::from(vec![None, None]))]);
+        let rows = |groups: Vec<Option<u32>>| {
+            let n = groups.len();
+            batch(vec![Arc::new(UInt32Array::from(groups)), Arc::new(Float64Array::from(vec![1.0; n]))])
+        };
+        assert_eq!(check_aggregate(&avg(), AggregateOp::Update, &states, Some(&rows(vec![Some(0), Some(1)]))), Ok(()));
+        assert_eq!(check_aggregate(&avg(), AggregateOp::Finish, &states, None), Ok(()));
+        let cases = [
+            (AggregateOp::Update, Some(rows(vec![Some(0), Some(2)])), "group 2 is not a row"),
+            (AggregateOp::Update, Some(rows(vec![None])), "has nulls"),
+            (AggregateOp::Update, None, "needs rows"),
+            (AggregateOp::Finish, Some(rows(vec![Some(0)])), "takes no rows"),
+            (AggregateOp::Merge, Some(rows(vec![Some(0)])), "2 value column(s)"),
+        ];
+        for (op, rows, needle) in cases {
+            let err = check_aggregate(&avg(), op, &states, rows.as_ref()).unwrap_err();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+        let wrong_state = batch(vec![Arc::new(Float64Array::from(vec![None::<f64>]))]);
+        let err = check_aggregate(&avg(), AggregateOp::Finish, &wrong_state, None).unwrap_err();
+        assert!(err.contains("states must have 2 column(s)"), "{err}");
+    }
+
+    #[test]
+    fn envelope_layout_is_name_op_states_length_states_rows() {
+        let bytes = aggregate_envelope("ab", AggregateOp::Merge, &[7, 7], &[9]);
+        assert_eq!(bytes, vec![2, 0, 0, 0, b'a', b'b', 1, 2, 0, 0, 0, 7, 7, 9]);
+    }
+}
