@@ -4,12 +4,18 @@
 //! Edge-case fixtures (`fixtures/wat/*.wat`) hold only behaviour: a `$run` function and data.
 //! Each is wrapped in a flavour prelude (`_component.wat`: the canonical ABI of the `udf`
 //! world; `_extism.wat`: the Extism kernel) and built once per flavour:
-//! - component: `wasm-tools parse`, `component embed wit/ --world udf`, `component new`
+//! - component: `wasm-tools parse`, `component embed wit/0.1.0 --world udf`, `component new`
 //!   into `fixtures/out/component/NAME.wasm`;
 //! - Extism: `wasm-tools parse` into `fixtures/out/extism/NAME.wasm`.
 //!
-//! `NAME.component.wat` / `NAME.extism.wat` build for one flavour only. A first line
-//! `;; @world PACKAGE/WORLD` embeds against `fixtures/wit/` (fixtures-only worlds) instead.
+//! `NAME.component.wat` / `NAME.extism.wat` build for one flavour only. Edge-case fixtures are
+//! plugins of contract 0.1.0, so every one of them also checks that hosts keep loading 0.1.0
+//! plugins. A first line `;; @world PACKAGE/WORLD` embeds against `fixtures/wit/` (fixtures-only
+//! worlds) instead; `;; @contract 0.2.0` against `wit/` world `aggregates`, with the flavour's
+//! `_FLAVOUR.aggregate.wat` prelude added (its `aggregate` export calls the fixture's
+//! `$aggregate`).
+//!
+//! The C and JS guests are built against `wit/` (contract 0.2.0).
 //!
 //! The realistic C guest (`fixtures/c/`) is compiled with zig (PyPI's `ziglang`, which ships
 //! wasi-libc) against nanoarrow's C sources (from its PyPI sdist), once per flavour:
@@ -314,11 +320,20 @@ fn build_wat(sh: &Shell, tools: &Tools) -> Result<usize> {
     let mut built = 0;
     for fixture in wat_fixtures()? {
         let source = std::fs::read_to_string(&fixture.path)?;
-        let world = source.lines().next().and_then(|l| l.strip_prefix(";; @world ")).map(str::trim);
+        let first = source.lines().next().unwrap_or_default();
+        let world = first.strip_prefix(";; @world ").map(str::trim);
+        // Fixtures are plugins of contract 0.1.0 (what hosts must keep loading) unless they say
+        // `;; @contract 0.2.0` (aggregates: world `aggregates`, and the prelude's `aggregate`).
+        let aggregates = first.trim() == ";; @contract 0.2.0";
+        let contract_wit = if aggregates { root.join("wit/udf.wit") } else { root.join("wit/0.1.0/udf.wit") };
         for &flavour in &fixture.flavours {
-            let prelude_path = root.join(format!("fixtures/wat/_{}.wat", flavour.dir()));
+            let mut preludes = vec![root.join(format!("fixtures/wat/_{}.wat", flavour.dir()))];
+            if aggregates {
+                preludes.push(root.join(format!("fixtures/wat/_{}.aggregate.wat", flavour.dir())));
+            }
             let out = out_dir().join(flavour.dir()).join(format!("{}.wasm", fixture.name));
-            let mut inputs = vec![fixture.path.clone(), prelude_path.clone(), root.join("wit/udf.wit")];
+            let mut inputs = vec![fixture.path.clone(), contract_wit.clone()];
+            inputs.extend(preludes.iter().cloned());
             inputs.extend(world.map(|_| root.join("fixtures/wit/evil.wit")));
             if up_to_date(&out, &inputs)? {
                 continue;
@@ -327,14 +342,16 @@ fn build_wat(sh: &Shell, tools: &Tools) -> Result<usize> {
             let fail = |e: &dyn std::fmt::Display| {
                 format!("fixture {} ({:?}) failed to build: {e}", fixture.path.display(), flavour)
             };
-            let text = assemble(&std::fs::read_to_string(&prelude_path)?, &source);
+            let prelude = preludes.iter().map(std::fs::read_to_string).collect::<std::io::Result<Vec<_>>>()?.join("\n");
+            let text = assemble(&prelude, &source);
             let wat = scratch.join(format!("{}-{}.wat", flavour.dir(), fixture.name));
             let core = scratch.join(format!("{}-{}.core.wasm", flavour.dir(), fixture.name));
             std::fs::write(&wat, text)?;
             cmd!(sh, "{wasm_tools} parse {wat} -o {core}").quiet().run().map_err(|e| fail(&e))?;
             let (wit, world) = match world {
                 Some(world) if flavour == Flavour::Component => (fixture_wit_dir(&scratch)?, world),
-                _ => (root.join("wit"), "udf"),
+                _ if aggregates => (root.join("wit"), "aggregates"),
+                _ => (root.join("wit/0.1.0"), "udf"),
             };
             package(sh, tools, flavour, &core, &out, &wit, world).map_err(|e| fail(&e))?;
             built += 1;
@@ -371,7 +388,7 @@ fn fixture_wit_dir(scratch: &Path) -> Result<PathBuf> {
         let path = entry?.path();
         std::fs::copy(&path, dir.join(path.file_name().expect("a file")))?;
     }
-    std::fs::copy(root.join("wit/udf.wit"), deps.join("udf.wit"))?;
+    std::fs::copy(root.join("wit/0.1.0/udf.wit"), deps.join("udf.wit"))?;
     Ok(dir)
 }
 
@@ -416,7 +433,7 @@ fn build_c(sh: &Shell, tools: &Tools) -> Result<usize> {
             .quiet()
             .run()
             .map_err(|e| fail(&e))?;
-        package(sh, tools, flavour, &core, &out, &root.join("wit"), "udf").map_err(|e| fail(&e))?;
+        package(sh, tools, flavour, &core, &out, &root.join("wit"), "aggregates").map_err(|e| fail(&e))?;
         built += 1;
     }
     Ok(built)
@@ -442,7 +459,7 @@ fn build_js(sh: &Shell, tools: &Tools) -> Result<usize> {
         .quiet()
         .run()
         .map_err(|e| fail(&e))?;
-    cmd!(sh, "{componentize} --wit {wit} --world udf --js {bundle} --sync --stub-wasi -o {out}")
+    cmd!(sh, "{componentize} --wit {wit} --world aggregates --js {bundle} --sync --stub-wasi -o {out}")
         .quiet()
         .ignore_stdout()
         .run()

@@ -140,23 +140,24 @@ pub fn decode_aggregate_output(
     }
 }
 
-/// The Extism flavour's `aggregate` input: `u32` little-endian name length, the name, the
-/// operation's code (one byte), `u32` little-endian length of the states stream, the states
-/// stream, then the rows stream (to the end; empty for `finish`).
+/// The Extism flavour's `aggregate` input: a head of four `u32` little-endian words (the
+/// name's length, the operation's code, the states stream's length, the rows stream's
+/// length), then the states stream, the rows stream (empty for `finish`) and the name. Both
+/// streams start at offsets that are multiples of 8 (IPC stream lengths are), so a guest can
+/// decode them in place.
 ///
 /// # Panics
-/// If the function name or the states stream is 4 GiB or longer (names are at most 64 bytes;
-/// states are bounded by the plugin's memory limit first).
+/// If the function name or a stream is 4 GiB or longer (names are at most 64 bytes; streams
+/// are bounded by the plugin's memory limit first).
 pub fn aggregate_envelope(function: &str, op: AggregateOp, states: &[u8], rows: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(9 + function.len() + states.len() + rows.len());
-    let name_len = u32::try_from(function.len()).expect("function names are short");
-    let states_len = u32::try_from(states.len()).expect("states are under 4 GiB");
-    out.extend_from_slice(&name_len.to_le_bytes());
-    out.extend_from_slice(function.as_bytes());
-    out.push(op.code());
-    out.extend_from_slice(&states_len.to_le_bytes());
+    let word = |n: usize| u32::try_from(n).expect("names and streams are under 4 GiB").to_le_bytes();
+    let mut out = Vec::with_capacity(16 + states.len() + rows.len() + function.len());
+    for head in [word(function.len()), word(op.code() as usize), word(states.len()), word(rows.len())] {
+        out.extend_from_slice(&head);
+    }
     out.extend_from_slice(states);
     out.extend_from_slice(rows);
+    out.extend_from_slice(function.as_bytes());
     out
 }
 
@@ -216,8 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn envelope_layout_is_name_op_states_length_states_rows() {
-        let bytes = aggregate_envelope("ab", AggregateOp::Merge, &[7, 7], &[9]);
-        assert_eq!(bytes, vec![2, 0, 0, 0, b'a', b'b', 1, 2, 0, 0, 0, 7, 7, 9]);
+    fn envelope_layout_is_four_words_then_states_rows_and_name() {
+        let bytes = aggregate_envelope("ab", AggregateOp::Merge, &[7; 8], &[9]);
+        let mut expected = vec![2, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0];
+        expected.extend([7; 8]);
+        expected.extend([9, b'a', b'b']);
+        assert_eq!(bytes, expected);
     }
 }

@@ -2,6 +2,8 @@
 //! that need a loader are compiled with its feature; `cargo xtask test` runs this binary with
 //! the default features and with all of them.
 
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
+mod aggregates;
 mod common;
 
 #[cfg(any(feature = "wasmtime", feature = "extism"))]
