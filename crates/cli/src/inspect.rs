@@ -37,6 +37,7 @@ fn print(path: &std::path::Path, plugin: &plugrt::Plugin, took: std::time::Durat
     let limits = plugin.limits();
     println!("{}", path.display());
     println!("  plugin     {} {} ({})", description.name, description.version, plugin.flavour());
+    println!("  contract   {}", description.contract);
     println!("  loaded in  {}", show::duration(took));
     let allocator = match plugin.allocator() {
         Allocator::Pooling { reserved_bytes } => {
@@ -57,5 +58,12 @@ fn print(path: &std::path::Path, plugin: &plugrt::Plugin, took: std::time::Durat
     for f in &description.functions {
         let volatility = format!("{:?}", f.volatility).to_lowercase();
         println!("    {:<44} {volatility}", show::signature(f));
+    }
+    if !description.aggregates.is_empty() {
+        println!("  aggregates");
+        for a in &description.aggregates {
+            let volatility = format!("{:?}", a.volatility).to_lowercase();
+            println!("    {:<44} {volatility}", show::aggregate(a));
+        }
     }
 }

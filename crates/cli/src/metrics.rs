@@ -12,7 +12,8 @@ pub struct MetricsArgs {
     /// Plugin files (.wasm), loaded into one runtime.
     #[arg(required = true)]
     plugins: Vec<PathBuf>,
-    /// Calls of each function, on sample rows (failed calls count in the metrics too).
+    /// Calls of each scalar function, on sample rows (failed calls count in the metrics too);
+    /// aggregates are listed with zero calls.
     #[arg(long, value_name = "N", default_value_t = 10)]
     calls: usize,
     /// Sample rows per call.
@@ -26,6 +27,9 @@ pub fn run(ceilings: Ceilings, args: MetricsArgs) -> Result<(), String> {
         runtime.load_file(path).map_err(|e| e.to_string())?;
     }
     for entry in runtime.catalog() {
+        if entry.kind != plugrt::FunctionKind::Scalar {
+            continue;
+        }
         let Some(plugin) = runtime.plugin(&entry.plugin) else { continue };
         let batch = match input::samples(&entry.args, args.rows) {
             Ok(batch) => batch,

@@ -46,6 +46,13 @@ pub fn signature(signature: &plugrt::Signature) -> String {
     format!("{}({}) -> {}", signature.name, args.join(", "), signature.returns)
 }
 
+/// `name(Int64) -> Int64 state [sum Int64]`: an aggregate's signature and its state.
+pub fn aggregate(signature: &plugrt::AggregateSignature) -> String {
+    let args: Vec<String> = signature.args.iter().map(|a| a.to_string()).collect();
+    let state: Vec<String> = signature.state.iter().map(|f| format!("{} {}", f.name(), f.data_type())).collect();
+    format!("{}({}) -> {} state [{}]", signature.name, args.join(", "), signature.returns, state.join(", "))
+}
+
 /// A byte count in MiB or KiB.
 pub fn bytes(n: u64) -> String {
     if n >= 1 << 30 {

@@ -1,5 +1,7 @@
-//! plugrt plugins as DataFusion scalar UDFs: `SELECT upper(name) FROM t` runs the plugin's
-//! `upper` on each batch DataFusion evaluates, in a fresh sandbox per call.
+//! plugrt plugins as DataFusion UDFs: `SELECT upper(name) FROM t` runs the plugin's `upper`
+//! on each batch DataFusion evaluates, in a fresh sandbox per call, and
+//! `SELECT g, avg_f64(x) FROM t GROUP BY g` runs its aggregate `avg_f64` in one sandbox call
+//! per batch, whatever the number of groups.
 //!
 //! [`register`] adds every function a plugin declares to a `SessionContext`, under its
 //! declared name (or `plugin_function` with [`Naming::Prefixed`]), with the exact argument
@@ -18,6 +20,25 @@
 //!
 //! Partitions call at once; each call takes an instance from the plugin's pool, and calls
 //! beyond its cap wait in line for one (up to the call's time limit).
+//!
+//! # Aggregates
+//! Each aggregate a plugin declares (contract 0.2.0) registers as an aggregate UDF with a
+//! `GroupsAccumulator` and, for queries without `GROUP BY`, an `Accumulator`. The host keeps
+//! every group's state as Arrow columns (the guest keeps nothing between calls):
+//!
+//! - each input batch is one `update` call: the states of the groups the batch touches, and
+//!   its rows with each row's group among them; the guest answers those groups' new states;
+//! - each batch of partial states (from another partition, in a two-phase plan) is one `merge`
+//!   call the same way;
+//! - emitting groups is one `finish` call per emitted block;
+//! - a batch too large for the plugin's limits is split by rows like a scalar call's, one
+//!   call per part;
+//! - the state fields are reported to DataFusion (`NAME[FIELD]`), so partial and final
+//!   aggregation across partitions work, and a plan can ship partial states elsewhere.
+//!
+//! A group that has seen no rows has a null state; what it finishes as is the guest's
+//! business. `DISTINCT` and `ORDER BY` inside a plugin aggregate are not supported (the
+//! former is refused with `NotImplemented`, the latter ignored).
 //!
 //! # Cancellation
 //! A query run through [`execute_stream`] or [`collect`] carries a [`QueryCancel`] token in
@@ -40,9 +61,11 @@
 //! implements [`UdfPlugin`] for its `Plugin`.
 //!
 //! # What it does not do
-//! It registers scalar functions only (no aggregates, no table functions) and never changes
-//! the declared types: DataFusion's usual coercion applies to the arguments. A call waiting
-//! for an instance (the plugin at its cap) notices a cancel only once it gets one.
+//! It registers no table or window functions and never changes the declared types:
+//! DataFusion's usual coercion applies to the arguments. A call waiting for an instance (the
+//! plugin at its cap) notices a cancel only once it gets one. Aggregate steps are not
+//! interrupted by a dropped query (DataFusion gives accumulators no view of the query's
+//! configuration): each runs to its own time limit, and the query stops after it.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -54,10 +77,11 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility as DfVolatility,
+    AggregateUDF, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility as DfVolatility,
 };
-use plugrt_contract::{CallMemory, CallOptions, CancelToken, Description, Error, Limits, Volatility};
+use plugrt_contract::{AggregateOp, CallMemory, CallOptions, CancelToken, Description, Error, Limits, Volatility};
 
+mod aggregate;
 mod cancel;
 
 pub use cancel::{CancellableStream, QueryCancel, collect, execute_stream};
@@ -65,8 +89,9 @@ pub use cancel::{CancellableStream, QueryCancel, collect, execute_stream};
 /// The DataFusion this crate is built against, for hosts that want the same version.
 pub use datafusion;
 
-/// What a plugin must offer to be registered: its description, its limits and a call. The
-/// `plugrt` crate's `Plugin` implements it (feature `datafusion`); so can a test double.
+/// What a plugin must offer to be registered: its description, its limits, a call and an
+/// aggregate step. The `plugrt` crate's `Plugin` implements it (feature `datafusion`); so can
+/// a test double.
 pub trait UdfPlugin: Send + Sync + 'static {
     /// The validated `describe` document of the current version.
     fn description(&self) -> Arc<Description>;
@@ -75,9 +100,21 @@ pub trait UdfPlugin: Send + Sync + 'static {
     /// Calls `function` on `batch` (its columns are the arguments) under `options` (the
     /// query's cancel token and memory budget).
     fn call(&self, function: &str, batch: &RecordBatch, options: &CallOptions) -> Result<ArrayRef, Error>;
+    /// Runs step `op` of aggregate `function` (see `plugrt::Plugin::aggregate`): `states`, a
+    /// row per group; `rows`, a group column then values (`None` for `finish`).
+    fn aggregate(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
+        options: &CallOptions,
+    ) -> Result<RecordBatch, Error>;
 }
 
-/// How registered functions are named in SQL.
+/// How registered functions are named in SQL. A plugin aggregate named like one of
+/// DataFusion's scalar functions (`concat_ws`) is shadowed by it in SQL under
+/// [`Naming::Declared`]: reach it under its [`Naming::Prefixed`] name.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Naming {
     /// As declared: `upper`. A later registration of the same name replaces the earlier one
@@ -88,20 +125,72 @@ pub enum Naming {
     Prefixed,
 }
 
-/// Registers every function `plugin` declares as a scalar UDF of `ctx`, its calls' memory
-/// taken from `ctx`'s memory pool; returns the SQL names.
+/// Registers every function `plugin` declares, scalar functions as scalar UDFs and aggregates
+/// as aggregate UDFs of `ctx`, their calls' memory taken from `ctx`'s memory pool; returns the
+/// SQL names (scalars first).
 pub fn register<P: UdfPlugin>(ctx: &SessionContext, plugin: Arc<P>, naming: Naming) -> Vec<String> {
-    udfs(plugin, naming, &ctx.runtime_env().memory_pool)
-        .into_iter()
-        .map(|udf| {
-            let name = udf.name().to_owned();
-            ctx.register_udf(udf);
-            name
+    let memory = ctx.runtime_env().memory_pool.clone();
+    let mut names = Vec::new();
+    for udf in udfs(plugin.clone(), naming, &memory) {
+        names.push(udf.name().to_owned());
+        ctx.register_udf(udf);
+    }
+    for udaf in udafs(plugin, naming, &memory) {
+        names.push(udaf.name().to_owned());
+        ctx.register_udaf(udaf);
+    }
+    names
+}
+
+fn volatility(v: Volatility) -> DfVolatility {
+    match v {
+        Volatility::Immutable => DfVolatility::Immutable,
+        Volatility::Stable => DfVolatility::Stable,
+        Volatility::Volatile => DfVolatility::Volatile,
+    }
+}
+
+fn sql_name(naming: Naming, plugin: &str, function: &str) -> String {
+    match naming {
+        Naming::Declared => function.to_owned(),
+        Naming::Prefixed => format!("{plugin}_{function}"),
+    }
+}
+
+/// The aggregate UDFs of every aggregate `plugin` declares (contract 0.2.0), for a host that
+/// registers them itself; their steps' memory is taken from `memory`. See the crate docs for
+/// how a query drives them.
+pub fn udafs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<AggregateUDF> {
+    let description = plugin.description();
+    description
+        .aggregates
+        .iter()
+        .map(|a| {
+            let consumer = format!("plugrt {}.{}", description.name, a.name);
+            AggregateUDF::new_from_impl(aggregate::PluginUdaf {
+                memory: MemoryConsumer::new(consumer).register(memory),
+                name: sql_name(naming, &description.name, &a.name),
+                plugin_name: description.name.clone(),
+                function: a.name.clone(),
+                signature: Signature::exact(a.args.clone(), volatility(a.volatility)),
+                returns: a.returns.clone(),
+                state: a.state.clone(),
+                plugin: plugin.clone(),
+            })
         })
         .collect()
 }
 
-/// The scalar UDFs of every function `plugin` declares, for a host that registers them itself;
+/// A plugrt error as the query's error: a refused memory budget is DataFusion's
+/// `ResourcesExhausted`, anything else `External` with the plugrt error as its source.
+fn plugin_error(e: Error) -> DataFusionError {
+    match e {
+        Error::MemoryBudget { .. } => DataFusionError::ResourcesExhausted(e.to_string()),
+        e => DataFusionError::External(Box::new(e)),
+    }
+}
+
+/// The scalar UDFs of every scalar function `plugin` declares, for a host that registers them itself;
 /// their calls' memory is taken from `memory` (give the session's pool, or an
 /// `UnboundedMemoryPool` not to account for it).
 pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<ScalarUDF> {
@@ -110,15 +199,8 @@ pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn Memor
         .functions
         .iter()
         .map(|f| {
-            let name = match naming {
-                Naming::Declared => f.name.clone(),
-                Naming::Prefixed => format!("{}_{}", description.name, f.name),
-            };
-            let volatility = match f.volatility {
-                Volatility::Immutable => DfVolatility::Immutable,
-                Volatility::Stable => DfVolatility::Stable,
-                Volatility::Volatile => DfVolatility::Volatile,
-            };
+            let name = sql_name(naming, &description.name, &f.name);
+            let volatility = volatility(f.volatility);
             let consumer = format!("plugrt {}.{}", description.name, f.name);
             ScalarUDF::new_from_impl(PluginUdf {
                 memory: MemoryConsumer::new(consumer).register(memory),
@@ -242,10 +324,7 @@ impl<P: UdfPlugin> PluginUdf<P> {
             let slice: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
             let batch =
                 plugrt_arrow_ipc::input_batch(&slice, len).map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let output = self.plugin.call(&self.function, &batch, &options).map_err(|e| match e {
-                Error::MemoryBudget { .. } => DataFusionError::ResourcesExhausted(e.to_string()),
-                e => DataFusionError::External(Box::new(e)),
-            });
+            let output = self.plugin.call(&self.function, &batch, &options).map_err(plugin_error);
             reservation.0.free();
             outputs.push(output?);
         }

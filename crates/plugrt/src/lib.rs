@@ -69,7 +69,7 @@ pub use plugrt_contract::{
 };
 pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot, RetireReason};
 pub(crate) use runtime::Settings;
-pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, Runtime, RuntimeBuilder};
+pub use runtime::{CatalogEntry, DEFAULT_MAX_INSTANCES, DirReport, FunctionKind, Runtime, RuntimeBuilder};
 pub use stats::FunctionMetrics;
 
 #[cfg(feature = "metrics")]

@@ -156,6 +156,19 @@ pub(crate) struct Inner {
     plugins: RwLock<BTreeMap<String, Plugin>>,
 }
 
+/// Whether a [catalog](Runtime::catalog) entry is a scalar function or an aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionKind {
+    /// Called with [`Plugin::call`]: one result per row.
+    Scalar,
+    /// Stepped with [`Plugin::aggregate`]: one result per group, carrying this state (a
+    /// column per field) between steps.
+    Aggregate {
+        /// The declared state fields.
+        state: Vec<arrow_schema::FieldRef>,
+    },
+}
+
 /// One function of the [catalog](Runtime::catalog).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogEntry {
@@ -173,6 +186,8 @@ pub struct CatalogEntry {
     pub returns: DataType,
     /// Volatility.
     pub volatility: Volatility,
+    /// Scalar or aggregate (with its state).
+    pub kind: FunctionKind,
 }
 
 /// What [`Runtime::load_dir`] did with each `.wasm` file of a folder.
@@ -302,7 +317,8 @@ impl Runtime {
         Some(plugin.close(drain))
     }
 
-    /// Every function of every registered plugin, by plugin then declaration order.
+    /// Every function of every registered plugin, by plugin, then its scalar functions and its
+    /// aggregates in declaration order.
     pub fn catalog(&self) -> Vec<CatalogEntry> {
         let plugins = self.inner.plugins.read();
         let mut entries = Vec::new();
@@ -317,6 +333,19 @@ impl Runtime {
                     args: f.args.clone(),
                     returns: f.returns.clone(),
                     volatility: f.volatility,
+                    kind: FunctionKind::Scalar,
+                });
+            }
+            for a in &description.aggregates {
+                entries.push(CatalogEntry {
+                    plugin: description.name.clone(),
+                    version: description.version.clone(),
+                    flavour: plugin.flavour(),
+                    function: a.name.clone(),
+                    args: a.args.clone(),
+                    returns: a.returns.clone(),
+                    volatility: a.volatility,
+                    kind: FunctionKind::Aggregate { state: a.state.clone() },
                 });
             }
         }

@@ -128,6 +128,13 @@ fn the_catalog_lists_every_function() {
         assert_eq!((add_one.args.as_slice(), &add_one.returns), (&[DataType::Int64][..], &DataType::Int64));
         assert_eq!(add_one.volatility, Volatility::Immutable);
         let functions: Vec<_> = catalog.iter().map(|e| e.function.as_str()).collect();
-        assert_eq!(functions, ["add_one", "scale", "str_len", "upper"]);
+        assert_eq!(
+            functions,
+            ["add_one", "scale", "str_len", "upper", "sum_i64", "avg_f64", "concat_ws", "min_max_spread"]
+        );
+        assert_eq!(add_one.kind, plugrt::FunctionKind::Scalar);
+        let avg = catalog.iter().find(|e| e.function == "avg_f64").expect("aggregates are listed");
+        let plugrt::FunctionKind::Aggregate { state } = &avg.kind else { panic!("avg_f64 is an aggregate") };
+        assert_eq!(state.iter().map(|f| f.name().as_str()).collect::<Vec<_>>(), ["sum", "count"]);
     }
 }

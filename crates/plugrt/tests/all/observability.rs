@@ -255,7 +255,11 @@ mod metrics {
             ];
             // Every outcome of every declared function: the expected count, zero otherwise.
             let declared = runtime.catalog();
-            assert_eq!(declared.len(), 7, "{flavour}: c_udf's four functions and three one-function plugins");
+            assert_eq!(
+                declared.len(),
+                11,
+                "{flavour}: c_udf's four functions and four aggregates, three one-function plugins"
+            );
             for entry in &declared {
                 for outcome in Outcome::ALL {
                     let want = expected
@@ -269,7 +273,7 @@ mod metrics {
             let mut names = family.get_label_names().to_vec();
             names.sort();
             assert_eq!(names, ["function", "outcome", "plugin"]);
-            assert_eq!(family.iter_samples().count(), 7 * Outcome::ALL.len(), "{flavour}: no series for typos");
+            assert_eq!(family.iter_samples().count(), 11 * Outcome::ALL.len(), "{flavour}: no series for typos");
 
             let labels = ["c_udf", "add_one"];
             assert_eq!(value(&families, "plugrt_call_duration_seconds", &labels), Some(6.0), "{flavour}");
