@@ -72,7 +72,8 @@ impl Tools {
         let dir = self.root.join("nanoarrow/subprojects");
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("flatcc")) {
+            // `flatcc-COMMIT/`, not the `flatcc.wrap` file beside it (read_dir's order is arbitrary).
+            if path.is_dir() && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("flatcc")) {
                 return Ok(path);
             }
         }

@@ -205,3 +205,24 @@ fn plugins_of_contract_0_1_0_load_and_call_beside_0_2_0_ones() {
         assert_eq!(out.as_any().downcast_ref::<Int64Array>().unwrap().value(0), 2);
     }
 }
+
+#[cfg(feature = "wasmtime")]
+#[test]
+fn the_js_guests_avg_steps_like_the_c_guests() {
+    let runtime = runtime();
+    let js = runtime.load(&fixture(plugrt::Flavour::Component, "js_udf")).unwrap();
+    let c = runtime.load(&fixture(plugrt::Flavour::Component, "c_udf")).unwrap();
+    let values: Vec<Option<f64>> = (0..8192).map(|i| (i % 9 != 0).then_some((i % 100) as f64 * 0.25)).collect();
+    let groups: Vec<u32> = (0..8192).map(|i| (i * 7 % 1000) as u32).collect();
+    let batch = rows(groups, vec![Arc::new(Float64Array::from(values))]);
+    let finish = |plugin: &Plugin, name: &str| {
+        let states = step(plugin, name, AggregateOp::Update, &empty_states(plugin, name, 1000), Some(&batch));
+        // A merge of the states into themselves doubles sum and count: the average stays.
+        let all: Vec<u32> = (0..1000).collect();
+        let merged = step(plugin, name, AggregateOp::Merge, &states, Some(&as_rows(all, &states)));
+        step(plugin, name, AggregateOp::Finish, &merged, None).column(0).clone()
+    };
+    let (js_avg, c_avg) = (finish(&js, "avg"), finish(&c, "avg_f64"));
+    assert_eq!(js_avg.as_ref(), c_avg.as_ref());
+    assert_eq!(js_avg.null_count(), 0, "every group has values");
+}
