@@ -16,6 +16,24 @@ struct Ratio {
 
 const RATIOS: &[Ratio] = &[
     Ratio {
+        what: "SQL GROUP BY g avg(y) over 10M rows, 10k groups, 1 partition(s): component avg_f64 vs built-in avg",
+        numerator: "plugrt_sql_avg_10m_10k_groups/component_1p",
+        denominator: "plugrt_sql_avg_10m_10k_groups/native_1p",
+        target: "one guest call per batch (reported by the bench)",
+    },
+    Ratio {
+        what: "SQL GROUP BY g avg(y) over 10M rows, 10k groups, 2 partition(s): component avg_f64 vs built-in avg",
+        numerator: "plugrt_sql_avg_10m_10k_groups/component_2p",
+        denominator: "plugrt_sql_avg_10m_10k_groups/native_2p",
+        target: "one guest call per batch (reported by the bench)",
+    },
+    Ratio {
+        what: "SQL GROUP BY g avg(y) over 10M rows, 10k groups, 1 partition(s): Extism avg_f64 vs built-in avg",
+        numerator: "plugrt_sql_avg_10m_10k_groups/extism_1p",
+        denominator: "plugrt_sql_avg_10m_10k_groups/native_1p",
+        target: "none (for comparison)",
+    },
+    Ratio {
         what: "SQL sum(add_one(x)) over 10M rows, 1 partition(s): component UDF vs native",
         numerator: "plugrt_sql_add_one_10m/component_1p",
         denominator: "plugrt_sql_add_one_10m/native_1p",

@@ -196,9 +196,12 @@ fn demo(sh: &Shell) -> Result {
 
     let out = fixtures::out_dir();
     let t = format!("t={}", dir.join("t.parquet").display());
+    // Scalar UDFs in the WHERE, the GROUP BY and the aggregates' arguments; WASM aggregates
+    // (`sum_i64`, `avg_f64`, `min_max_spread`) beside DataFusion's own `sum` and `avg`.
     let c_query = "SELECT upper(s) AS word, count(*) AS rows, sum(add_one(n)) AS sum_n_plus_1, \
-                   avg(scale(f, 2.0)) AS avg_2f FROM t WHERE str_len(s) > 6 \
-                   GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
+                   sum_i64(add_one(n)) AS wasm_sum, avg(scale(f, 2.0)) AS avg_2f, \
+                   avg_f64(scale(f, 2.0)) AS wasm_avg_2f, min_max_spread(n) AS wasm_spread \
+                   FROM t WHERE str_len(s) > 6 GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
     for (flavour, label) in [("component", "C guest, component on wasmtime"), ("extism", "C guest, Extism module")] {
         step(&format!("SQL over {DEMO_ROWS} rows with the {label}"));
         let plugin = out.join(flavour).join("c_udf.wasm");
@@ -206,11 +209,13 @@ fn demo(sh: &Shell) -> Result {
         cmd!(sh, "{plugrt} sql --plugin {plugin} --table {t} --metrics {c_query}").run()?;
     }
     step(&format!("SQL over {DEMO_ROWS} rows with the JS guest (component on wasmtime)"));
-    let js_query = "SELECT upper(s) AS word, count(*) AS rows, sum(add_one(n)) AS sum_n_plus_1 FROM t \
-                    WHERE add_one(n) > 500 GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
+    // Prefixed names: the JS guest's aggregate is called `avg`, like DataFusion's.
+    let js_query = "SELECT js_udf_upper(s) AS word, count(*) AS rows, sum(js_udf_add_one(n)) AS sum_n_plus_1, \
+                    js_udf_avg(f) AS wasm_avg_f, avg(f) AS avg_f FROM t WHERE js_udf_add_one(n) > 500 \
+                    GROUP BY js_udf_upper(s) ORDER BY rows DESC, word LIMIT 5";
     println!("{js_query}\n");
     let js = out.join("component/js_udf.wasm");
-    cmd!(sh, "{plugrt} sql --plugin {js} --table {t} --metrics {js_query}").run()?;
+    cmd!(sh, "{plugrt} sql --plugin {js} --prefixed --table {t} --metrics {js_query}").run()?;
     Ok(())
 }
 

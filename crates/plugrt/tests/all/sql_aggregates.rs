@@ -218,7 +218,7 @@ fn each_batch_is_one_guest_call_whatever_the_number_of_groups() {
         let [update, merge, finish] = counting.steps.each_ref().map(|c| c.load(Ordering::Relaxed));
         assert_eq!(update, 5, "{flavour}: one update per input batch");
         assert!(merge >= 2, "{flavour}: the final phase merges each partition's partial states ({merge})");
-        assert!(merge <= 8 && finish >= 1 && finish <= 4, "{flavour}: merge {merge}, finish {finish}");
+        assert!(merge <= 8 && (1..=4).contains(&finish), "{flavour}: merge {merge}, finish {finish}");
     }
 }
 
