@@ -192,6 +192,10 @@ pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
     let mut aggregates = Vec::with_capacity(aggregate_docs.len());
     for a in aggregate_docs {
         declare(&a.name)?;
+        // A step's rows are counted from its columns: an aggregate of no argument would have none.
+        if a.args.is_empty() {
+            return Err(format!("aggregate `{}` must take at least one argument", a.name));
+        }
         let args = types(&a.name, &a.args)?;
         let returns = data_type(&a.returns, &format!("aggregate `{}` return", a.name))?;
         if a.state.is_empty() || a.state.len() > MAX_STATE_FIELDS {
@@ -290,6 +294,7 @@ mod tests {
             (AGGREGATES.replace(r#""name":"count""#, r#""name":"sum""#), "state field `sum` twice"),
             (AGGREGATES.replace(r#""name":"count""#, r#""name":"group""#), "not `group`"),
             (AGGREGATES.replace(r#""type":"Int64""#, r#""type":"Int99""#), "unknown type `Int99`"),
+            (AGGREGATES.replace(r#""args":["Float64"]"#, r#""args":[]"#), "at least one argument"),
             (AGGREGATES.replace(r#""functions":[]"#, r#""functions":[{"name":"avg_f64","args":[],"returns":"Int64","volatility":"stable"}]"#), "declared twice"),
             (AGGREGATES.replace(r#""aggregates":[{"#, r#""aggregates":[{"init":1,"#), "not valid"),
             (

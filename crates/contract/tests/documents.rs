@@ -22,3 +22,14 @@ fn the_books_extism_error_is_read_field_by_field() {
     assert_eq!(e.message, "scale: arg1 must be Float64");
     assert!(!e.retryable);
 }
+
+#[test]
+fn the_books_aggregate_document_is_valid() {
+    let d = parse_description(include_str!("documents/describe_aggregates.json"), &[]).expect("the example parses");
+    assert_eq!(d.contract, "plugrt:udf@0.2.0");
+    let avg = d.aggregate("avg_f64").expect("declares avg_f64");
+    assert_eq!((avg.args.as_slice(), &avg.returns), (&[DataType::Float64][..], &DataType::Float64));
+    let state: Vec<(&str, &DataType)> = avg.state.iter().map(|f| (f.name().as_str(), f.data_type())).collect();
+    assert_eq!(state, [("sum", &DataType::Float64), ("count", &DataType::Int64)]);
+    assert!(d.function("clamp").is_some() && d.function("avg_f64").is_none());
+}

@@ -1,12 +1,17 @@
 //! Plugin aggregates as DataFusion aggregate UDFs: a [`GroupsAccumulator`] that makes one guest
 //! call per input batch whatever the number of groups, and an [`Accumulator`] for the
-//! ungrouped case, both keeping every group's state as Arrow columns on the host.
+//! ungrouped case, both keeping every group's state on the host (dense arrays for fixed-width
+//! state fields, chunks of Arrow rows for any other).
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array, make_array, new_null_array,
+};
+use arrow_buffer::{BooleanBuffer, MutableBuffer, NullBuffer};
+use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::memory_pool::MemoryReservation;
@@ -107,99 +112,209 @@ impl<P: UdfPlugin> AggregateUDFImpl for PluginUdaf<P> {
     }
 }
 
-/// Every group's state, as the guest last answered it: chunks of state rows (each step's
-/// answer is one chunk) and, per group, where its current row is. Chunk 0 is one all-null row,
-/// the state of a group that has seen no rows. Chunks no group points into any more are
-/// dropped when the rows held exceed twice the live groups (plus a batch): the states are
-/// then copied into one chunk.
+/// Every group's state, as the guest last answered it, and the plugin that steps them.
 struct GroupStates<P> {
     plugin: Arc<P>,
     function: String,
     schema: SchemaRef,
     returns: DataType,
     memory: MemoryReservation,
-    chunks: Vec<RecordBatch>,
-    /// (chunk, row) of each group's state.
-    locations: Vec<(usize, usize)>,
-    /// Rows in all chunks.
-    held: usize,
+    store: Store,
+    /// Groups tracked (DataFusion numbers them `0..groups`).
+    groups: usize,
     /// Per group: its row in the step being built, or `u32::MAX`; reset after each step.
     slot: Vec<u32>,
 }
 
-/// Rows beyond twice the live groups a state store keeps before it compacts.
+/// Where the states live.
+enum Store {
+    /// Every state field is a fixed-width primitive (`Int64`, `Float64`, timestamps,
+    /// decimals, ...): one dense array of values and one of validity per field, a slot per
+    /// group. Gathering a step's states and storing its answer are plain indexed copies.
+    Dense(Vec<DenseField>),
+    /// Any other state (strings, lists, booleans): each step's answer is kept as one chunk of
+    /// rows and each group points at its current row; chunk 0 is one all-null row, the state
+    /// of a group that has seen no rows. When the rows held exceed twice the live groups (plus
+    /// a batch), the states are copied into one chunk and the old chunks dropped.
+    Chunked { chunks: Vec<RecordBatch>, locations: Vec<(usize, usize)>, held: usize },
+}
+
+/// One fixed-width state field of every group.
+struct DenseField {
+    data_type: DataType,
+    width: usize,
+    /// `width` bytes per group, little-endian as Arrow holds them.
+    values: Vec<u8>,
+    valid: Vec<bool>,
+}
+
+impl DenseField {
+    fn gather(&self, groups: &[usize]) -> Result<ArrayRef> {
+        let w = self.width;
+        let mut values = MutableBuffer::with_capacity(groups.len() * w);
+        for &g in groups {
+            values.extend_from_slice(&self.values[g * w..(g + 1) * w]);
+        }
+        let nulls = NullBuffer::from(BooleanBuffer::collect_bool(groups.len(), |i| self.valid[groups[i]]));
+        let data = ArrayData::builder(self.data_type.clone())
+            .len(groups.len())
+            .add_buffer(values.into())
+            .nulls(Some(nulls).filter(|n| n.null_count() > 0))
+            .build()?;
+        Ok(make_array(data))
+    }
+
+    /// Row `j` of `column` becomes the state of group `groups[j]`.
+    fn scatter(&mut self, groups: &[usize], column: &ArrayRef) {
+        let w = self.width;
+        let data = column.to_data();
+        let src = &data.buffers()[0].as_slice()[data.offset() * w..];
+        for (j, &g) in groups.iter().enumerate() {
+            self.values[g * w..(g + 1) * w].copy_from_slice(&src[j * w..(j + 1) * w]);
+            self.valid[g] = data.is_valid(j);
+        }
+    }
+}
+
+/// Rows beyond twice the live groups a chunked store keeps before it compacts.
 const SLACK_ROWS: usize = 8192;
 
 impl<P: UdfPlugin> GroupStates<P> {
     fn new(udaf: &PluginUdaf<P>) -> Self {
         let schema = Arc::new(Schema::new(udaf.state.clone()));
-        let nulls = udaf.state.iter().map(|f| new_null_array(f.data_type(), 1)).collect();
-        let null_row = RecordBatch::try_new(schema.clone(), nulls).expect("null columns match their fields");
+        let widths: Option<Vec<usize>> = udaf.state.iter().map(|f| f.data_type().primitive_width()).collect();
+        let store = match widths {
+            Some(widths) => Store::Dense(
+                udaf.state
+                    .iter()
+                    .zip(widths)
+                    .map(|(f, width)| DenseField {
+                        data_type: f.data_type().clone(),
+                        width,
+                        values: Vec::new(),
+                        valid: Vec::new(),
+                    })
+                    .collect(),
+            ),
+            None => {
+                let nulls = udaf.state.iter().map(|f| new_null_array(f.data_type(), 1)).collect();
+                let null_row = RecordBatch::try_new(schema.clone(), nulls).expect("null columns match their fields");
+                Store::Chunked { chunks: vec![null_row], locations: Vec::new(), held: 1 }
+            }
+        };
         GroupStates {
             plugin: udaf.plugin.clone(),
             function: udaf.function.clone(),
             schema,
             returns: udaf.returns.clone(),
             memory: udaf.memory.new_empty(),
-            chunks: vec![null_row],
-            locations: Vec::new(),
-            held: 1,
+            store,
+            groups: 0,
             slot: Vec::new(),
         }
     }
 
     fn resize(&mut self, groups: usize) {
-        if groups > self.locations.len() {
-            self.locations.resize(groups, (0, 0));
-            self.slot.resize(groups, u32::MAX);
+        if groups <= self.groups {
+            return;
         }
+        match &mut self.store {
+            Store::Dense(fields) => {
+                for f in fields {
+                    f.values.resize(groups * f.width, 0);
+                    f.valid.resize(groups, false);
+                }
+            }
+            Store::Chunked { locations, .. } => locations.resize(groups, (0, 0)),
+        }
+        self.slot.resize(groups, u32::MAX);
+        self.groups = groups;
     }
 
     /// The states of `groups`, in that order, as one batch.
-    fn gather(&self, groups: impl ExactSizeIterator<Item = usize>) -> Result<RecordBatch> {
-        let rows = groups.len();
-        let indices: Vec<(usize, usize)> = groups.map(|g| self.locations[g]).collect();
-        let columns = (0..self.schema.fields().len())
-            .map(|c| {
-                let parts: Vec<&dyn Array> = self.chunks.iter().map(|chunk| chunk.column(c).as_ref()).collect();
-                Ok(arrow_select::interleave::interleave(&parts, &indices)?)
-            })
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    fn gather(&self, groups: &[usize]) -> Result<RecordBatch> {
+        let columns = match &self.store {
+            Store::Dense(fields) => fields.iter().map(|f| f.gather(groups)).collect::<Result<Vec<_>>>()?,
+            Store::Chunked { chunks, locations, .. } => {
+                let indices: Vec<(usize, usize)> = groups.iter().map(|&g| locations[g]).collect();
+                (0..self.schema.fields().len())
+                    .map(|c| {
+                        let parts: Vec<&dyn Array> = chunks.iter().map(|chunk| chunk.column(c).as_ref()).collect();
+                        Ok(arrow_select::interleave::interleave(&parts, &indices)?)
+                    })
+                    .collect::<Result<Vec<ArrayRef>>>()?
+            }
+        };
+        let options = RecordBatchOptions::new().with_row_count(Some(groups.len()));
         Ok(RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?)
     }
 
     /// Makes `states` (row i: the new state of `groups[i]`) the current states of those groups.
     fn store(&mut self, groups: &[usize], states: RecordBatch) -> Result<()> {
-        self.held += states.num_rows();
-        let chunk = self.chunks.len();
-        for (row, &g) in groups.iter().enumerate() {
-            self.locations[g] = (chunk, row);
+        match &mut self.store {
+            Store::Dense(fields) => {
+                for (f, column) in fields.iter_mut().zip(states.columns()) {
+                    f.scatter(groups, column);
+                }
+            }
+            Store::Chunked { chunks, locations, held } => {
+                *held += states.num_rows();
+                let chunk = chunks.len();
+                for (row, &g) in groups.iter().enumerate() {
+                    locations[g] = (chunk, row);
+                }
+                chunks.push(states);
+                if *held > 2 * locations.len() + SLACK_ROWS {
+                    self.compact()?;
+                }
+            }
         }
-        self.chunks.push(states);
-        if self.held > 2 * self.locations.len() + SLACK_ROWS {
-            let all = self.gather(0..self.locations.len())?;
-            self.chunks.truncate(1);
-            self.held = 1 + all.num_rows();
-            for (row, location) in self.locations.iter_mut().enumerate() {
+        Ok(())
+    }
+
+    /// A chunked store's current states, copied into one chunk; the old chunks are dropped.
+    fn compact(&mut self) -> Result<()> {
+        let all: Vec<usize> = (0..self.groups).collect();
+        let compacted = self.gather(&all)?;
+        if let Store::Chunked { chunks, locations, held } = &mut self.store {
+            chunks.truncate(1);
+            *held = 1 + compacted.num_rows();
+            for (row, location) in locations.iter_mut().enumerate() {
                 *location = (1, row);
             }
-            self.chunks.push(all);
+            chunks.push(compacted);
         }
         Ok(())
     }
 
     /// The states of groups `0..n`, which are then forgotten (later groups move down by `n`).
     fn take_first(&mut self, n: usize) -> Result<RecordBatch> {
-        let states = self.gather(0..n)?;
-        self.locations.drain(..n);
-        self.slot.truncate(self.locations.len());
+        let first: Vec<usize> = (0..n).collect();
+        let states = self.gather(&first)?;
+        match &mut self.store {
+            Store::Dense(fields) => {
+                for f in fields {
+                    f.values.drain(..n * f.width);
+                    f.valid.drain(..n);
+                }
+            }
+            Store::Chunked { locations, .. } => {
+                locations.drain(..n);
+            }
+        }
+        self.groups -= n;
+        self.slot.truncate(self.groups);
         Ok(states)
     }
 
     fn size(&self) -> usize {
-        let chunks: usize = self.chunks.iter().map(RecordBatch::get_array_memory_size).sum();
-        chunks + self.locations.capacity() * 16 + self.slot.capacity() * 4
+        let store = match &self.store {
+            Store::Dense(fields) => fields.iter().map(|f| f.values.capacity() + f.valid.capacity()).sum(),
+            Store::Chunked { chunks, locations, .. } => {
+                chunks.iter().map(RecordBatch::get_array_memory_size).sum::<usize>() + locations.capacity() * 16
+            }
+        };
+        store + self.slot.capacity() * 4
     }
 
     /// One guest step under a fresh share of the session's memory pool.
@@ -226,7 +341,7 @@ impl<P: UdfPlugin> GroupStates<P> {
         let (values, group_indices): (Vec<ArrayRef>, Vec<usize>) = match filter {
             None => (values.to_vec(), group_indices.to_vec()),
             Some(filter) => {
-                let filter = arrow_select::filter::prep_null_mask_filter(filter);
+                let filter = selected(filter);
                 let values = values
                     .iter()
                     .map(|v| Ok(arrow_select::filter::filter(v, &filter)?))
@@ -258,7 +373,7 @@ impl<P: UdfPlugin> GroupStates<P> {
             for &g in &touched {
                 self.slot[g] = u32::MAX;
             }
-            let states = self.gather(touched.iter().copied())?;
+            let states = self.gather(&touched)?;
             let slices: Vec<ArrayRef> = values.iter().map(|v| v.slice(start, len)).collect();
             let batch = rows_batch(local, &slices)?;
             let answer = self.call(op, &states, Some(&batch))?;
@@ -272,7 +387,7 @@ impl<P: UdfPlugin> GroupStates<P> {
     /// drops keep a null state. One `update` call per batch, unless the limits split it.
     fn convert(&self, values: &[ArrayRef], filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let rows = values.first().map_or(0, |v| v.len());
-        let filter = filter.map(arrow_select::filter::prep_null_mask_filter);
+        let filter = filter.map(selected);
         let bytes: usize = values.iter().map(|v| v.get_array_memory_size()).sum();
         let step = chunk_rows(rows, bytes, &self.plugin.limits());
         let mut parts: Vec<RecordBatch> = Vec::with_capacity(rows.div_ceil(step));
@@ -323,6 +438,11 @@ impl<P: UdfPlugin> GroupStates<P> {
     }
 }
 
+/// The rows a `FILTER` clause keeps: null counts as false.
+fn selected(filter: &BooleanArray) -> BooleanArray {
+    if filter.null_count() > 0 { arrow_select::filter::prep_null_mask_filter(filter) } else { filter.clone() }
+}
+
 /// A step's rows: the group column, then `values` (`arg0`, `arg1`, ...).
 fn rows_batch(groups: UInt32Array, values: &[ArrayRef]) -> Result<RecordBatch> {
     let mut fields = vec![Field::new(plugrt_contract::GROUP_COLUMN, DataType::UInt32, false)];
@@ -363,13 +483,13 @@ impl<P: UdfPlugin> GroupsAccumulator for PluginGroupsAccumulator<P> {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let n = emitted(emit_to, self.states.locations.len());
+        let n = emitted(emit_to, self.states.groups);
         let states = self.states.take_first(n)?;
         self.states.finish(&states)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let n = emitted(emit_to, self.states.locations.len());
+        let n = emitted(emit_to, self.states.groups);
         Ok(self.states.take_first(n)?.columns().to_vec())
     }
 
@@ -405,16 +525,185 @@ impl<P: UdfPlugin> Accumulator for PluginAccumulator<P> {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let result = self.states.finish(&self.states.gather(std::iter::once(0))?)?;
+        let result = self.states.finish(&self.states.gather(&[0])?)?;
         ScalarValue::try_from_array(&result, 0)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let states = self.states.gather(std::iter::once(0))?;
+        let states = self.states.gather(&[0])?;
         states.columns().iter().map(|c| ScalarValue::try_from_array(c, 0)).collect()
     }
 
     fn size(&self) -> usize {
         size_of_val(self) + self.states.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The host's state store against a plugin written in Rust: `sum` (an Int64 state: the
+    //! dense store) and `cat` (a Utf8 state: the chunked store), checked against sums and
+    //! concatenations computed here, across compactions, partial emits, merges and filters.
+
+    use std::collections::BTreeMap;
+
+    use arrow_array::{Int64Array, StringArray};
+    use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, UnboundedMemoryPool};
+    use plugrt_contract::{AggregateSignature, Description, Error, Limits, Volatility};
+
+    use super::*;
+
+    struct Fake;
+
+    fn description() -> Description {
+        let aggregate = |name: &str, ty: DataType| AggregateSignature {
+            name: name.into(),
+            args: vec![ty.clone()],
+            returns: ty.clone(),
+            state: vec![Arc::new(Field::new("acc", ty, true))],
+            volatility: Volatility::Immutable,
+        };
+        Description {
+            contract: "plugrt:udf@0.2.0".into(),
+            name: "fake".into(),
+            version: "1".into(),
+            functions: Vec::new(),
+            aggregates: vec![aggregate("sum", DataType::Int64), aggregate("cat", DataType::Utf8)],
+            capabilities: Vec::new(),
+        }
+    }
+
+    /// A state or value as text, so that one fold serves both aggregates.
+    fn texts(column: &ArrayRef) -> Vec<Option<String>> {
+        if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
+            ints.iter().map(|v| v.map(|v| v.to_string())).collect()
+        } else {
+            let strings = column.as_any().downcast_ref::<StringArray>().expect("Int64 or Utf8");
+            strings.iter().map(|v| v.map(str::to_owned)).collect()
+        }
+    }
+
+    fn fold(function: &str, acc: Option<String>, value: &str) -> String {
+        match (function, acc) {
+            (_, None) => value.to_owned(),
+            ("sum", Some(acc)) => (acc.parse::<i64>().unwrap() + value.parse::<i64>().unwrap()).to_string(),
+            (_, Some(acc)) => format!("{acc},{value}"),
+        }
+    }
+
+    fn column(function: &str, values: Vec<Option<String>>) -> ArrayRef {
+        match function {
+            "sum" => {
+                Arc::new(values.iter().map(|v| v.as_ref().map(|v| v.parse::<i64>().unwrap())).collect::<Int64Array>())
+            }
+            _ => Arc::new(values.into_iter().collect::<StringArray>()),
+        }
+    }
+
+    impl UdfPlugin for Fake {
+        fn description(&self) -> Arc<Description> {
+            Arc::new(description())
+        }
+        fn limits(&self) -> Limits {
+            Limits::default()
+        }
+        fn call(&self, _: &str, _: &RecordBatch, _: &CallOptions) -> Result<ArrayRef, Error> {
+            unreachable!("no scalar functions")
+        }
+        fn aggregate(
+            &self,
+            function: &str,
+            op: AggregateOp,
+            states: &RecordBatch,
+            rows: Option<&RecordBatch>,
+            _: &CallOptions,
+        ) -> Result<RecordBatch, Error> {
+            let mut acc = texts(states.column(0));
+            if let Some(rows) = rows {
+                let groups = rows.column(0).as_any().downcast_ref::<UInt32Array>().unwrap();
+                for (g, value) in groups.values().iter().zip(texts(rows.column(1))) {
+                    if let Some(value) = value {
+                        let g = *g as usize;
+                        acc[g] = Some(fold(function, acc[g].take(), &value));
+                    }
+                }
+            }
+            let name = if op == AggregateOp::Finish { "result" } else { "acc" };
+            Ok(RecordBatch::try_from_iter([(name, column(function, acc))]).unwrap())
+        }
+    }
+
+    fn accumulator(function: &str) -> PluginGroupsAccumulator<Fake> {
+        let d = description();
+        let a = d.aggregate(function).unwrap();
+        let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
+        let udaf = PluginUdaf {
+            name: a.name.clone(),
+            plugin_name: "fake".into(),
+            function: a.name.clone(),
+            signature: Signature::exact(a.args.clone(), datafusion::logical_expr::Volatility::Immutable),
+            returns: a.returns.clone(),
+            state: a.state.clone(),
+            plugin: Arc::new(Fake),
+            memory: MemoryConsumer::new("test").register(&pool),
+        };
+        PluginGroupsAccumulator { states: udaf.states(false).unwrap() }
+    }
+
+    const GROUPS: usize = 250;
+
+    /// 300 batches of 100 rows; row `i` goes to group `i * 7 % 250` (each batch touches 100
+    /// groups, spread out), every 13th row is filtered out; returns what each group must hold.
+    fn feed(function: &str, acc: &mut PluginGroupsAccumulator<Fake>) -> BTreeMap<usize, String> {
+        let mut want: BTreeMap<usize, String> = BTreeMap::new();
+        for batch in 0..300usize {
+            let rows: Vec<usize> = (batch * 100..batch * 100 + 100).collect();
+            let groups: Vec<usize> = rows.iter().map(|i| i * 7 % GROUPS).collect();
+            let keep: BooleanArray = rows.iter().map(|i| Some(i % 13 != 0)).collect();
+            let values: Vec<Option<String>> = rows.iter().map(|i| Some((i % 50).to_string())).collect();
+            for ((i, g), v) in rows.iter().zip(&groups).zip(&values) {
+                if i % 13 != 0 {
+                    let prior = want.remove(g);
+                    want.insert(*g, fold(function, prior, v.as_deref().unwrap()));
+                }
+            }
+            acc.update_batch(&[column(function, values)], &groups, Some(&keep), GROUPS).unwrap();
+        }
+        want
+    }
+
+    #[test]
+    fn states_survive_compaction_partial_emits_and_merges_in_both_stores() {
+        for function in ["sum", "cat"] {
+            let mut acc = accumulator(function);
+            assert_eq!(matches!(acc.states.store, Store::Dense(_)), function == "sum");
+            let want = feed(function, &mut acc);
+            // Ten groups first, then the rest: the rest move down by ten.
+            let first = texts(&acc.evaluate(EmitTo::First(10)).unwrap());
+            let rest = texts(&acc.evaluate(EmitTo::All).unwrap());
+            let all: Vec<Option<String>> = first.into_iter().chain(rest).collect();
+            let expected: Vec<Option<String>> = (0..GROUPS).map(|g| want.get(&g).cloned()).collect();
+            assert_eq!(all, expected, "{function}");
+
+            // Partial states, merged into another accumulator, give the same results.
+            let mut partial = accumulator(function);
+            feed(function, &mut partial);
+            let states = partial.state(EmitTo::All).unwrap();
+            let mut merged = accumulator(function);
+            let groups: Vec<usize> = (0..GROUPS).collect();
+            merged.merge_batch(&states, &groups, GROUPS).unwrap();
+            assert_eq!(texts(&merged.evaluate(EmitTo::All).unwrap()), expected, "{function}: merged");
+        }
+    }
+
+    #[test]
+    fn rows_become_states_of_their_own_and_filtered_rows_stay_null() {
+        for function in ["sum", "cat"] {
+            let acc = accumulator(function);
+            let values = column(function, vec![Some("4".into()), None, Some("6".into())]);
+            let keep = BooleanArray::from(vec![true, true, false]);
+            let states = acc.convert_to_state(&[values], Some(&keep)).unwrap();
+            assert_eq!(texts(&states[0]), vec![Some("4".to_owned()), None, None], "{function}");
+        }
     }
 }

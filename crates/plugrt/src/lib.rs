@@ -10,7 +10,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `datafusion` | no | `plugrt::datafusion` and `Runtime::register_udfs`: every plugin function as a DataFusion scalar UDF |
+//! | `datafusion` | no | `plugrt::datafusion` and `Runtime::register_udfs`: every plugin function as a DataFusion scalar UDF, every aggregate as an aggregate UDF |
 //! | `metrics` | no | `Runtime::encode_metrics` and `Runtime::metrics_collector`: every plugin's call and pool metrics as OpenMetrics text, through `prometheus_client` |
 //!
 //! A [`Runtime`] hosts any number of plugins of both flavours: it tells a plugin's flavour
@@ -74,7 +74,7 @@ pub use stats::FunctionMetrics;
 
 #[cfg(feature = "metrics")]
 pub use metrics::MetricsCollector;
-/// plugrt's plugins as DataFusion scalar UDFs (feature `datafusion`): `register`, `udfs`,
+/// plugrt's plugins as DataFusion UDFs (feature `datafusion`): `register`, `udfs`, `udafs`,
 /// `Naming`, and the `datafusion` crate itself, so a host uses the same version.
 #[cfg(feature = "datafusion")]
 pub use plugrt_datafusion as datafusion;

@@ -74,7 +74,8 @@ fn same(batch: &RecordBatch, a: usize, b: usize, what: &str) {
     assert_eq!(batch.column(a).as_ref(), batch.column(b).as_ref(), "{what}: columns {a} and {b}");
 }
 
-const GROUPED: &str = "SELECT g, sum_i64(x), sum(x), avg_f64(y), avg(y), min_max_spread(x), max(x) - min(x) \
+const GROUPED: &str = "SELECT g, sum_i64(x), sum(x), avg_f64(y), avg(y), min_max_spread(x), max(x) - min(x), \
+                       sum_i64(x) FILTER (WHERE x % 3 = 0), sum(x) FILTER (WHERE x % 3 = 0) \
                        FROM t GROUP BY g ORDER BY g";
 
 #[test]
@@ -96,6 +97,7 @@ fn grouped_aggregates_equal_the_built_in_ones_on_parquet() {
             same(&out, 1, 2, &what);
             same(&out, 3, 4, &what);
             same(&out, 5, 6, &what);
+            same(&out, 7, 8, &format!("{what}, FILTER"));
             if groups > 5 {
                 assert!(out.column(1).is_null(5), "{what}: group 5 has no x: its sum is null");
             }
