@@ -1,5 +1,5 @@
 //! Getting started with plugrt: build a runtime, load a folder of plugins, read the catalog,
-//! call a function, and handle a typed error.
+//! call a function, handle a typed error, and step an aggregate.
 //!
 //! Run it from the repository's root after `cargo xtask fixtures`:
 //! `cargo run -p plugrt --features extism --example getting_started -- fixtures/out/component`
@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array, new_null_array};
+use arrow_schema::Schema;
+use plugrt::AggregateOp;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "fixtures/out/component".into());
@@ -56,5 +58,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e @ plugrt::Error::InvalidInput { .. }) => println!("as expected: {e}"),
         other => return Err(format!("a Utf8 argument to add_one should be refused, got {other:?}").into()),
     }
+
+    // 6. An aggregate: the host holds each group's state (here two groups that have seen
+    //    nothing: null states), and one call folds a whole batch of rows into them.
+    let sum = plugin.description().aggregate("sum_i64").cloned().ok_or("c_udf declares sum_i64")?;
+    let nothing_yet: Vec<ArrayRef> = sum.state.iter().map(|f| new_null_array(f.data_type(), 2)).collect();
+    let states = RecordBatch::try_new(Arc::new(Schema::new(sum.state.clone())), nothing_yet)?;
+    let rows = RecordBatch::try_from_iter([
+        ("group", Arc::new(UInt32Array::from(vec![0, 1, 0])) as ArrayRef),
+        ("x", Arc::new(Int64Array::from(vec![1, 10, 2])) as ArrayRef),
+    ])?;
+    let states = plugin.aggregate("sum_i64", AggregateOp::Update, &states, Some(&rows))?;
+    let sums = plugin.aggregate("sum_i64", AggregateOp::Finish, &states, None)?;
+    let sums = sums.column(0).as_any().downcast_ref::<Int64Array>().ok_or("sum_i64 returns Int64")?;
+    println!("sum_i64 of [1, 10, 2] in groups [0, 1, 0] = {:?}", sums.values());
+    assert_eq!(sums.values(), &[3, 10]);
     Ok(())
 }
