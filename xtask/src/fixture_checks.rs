@@ -137,6 +137,18 @@ fn validate(bytes: &[u8], what: &str) {
     Validator::new_with_features(features).validate_all(bytes).unwrap_or_else(|e| panic!("{what} is invalid: {e}"));
 }
 
+/// Fixtures built as plugins of contract 0.2.0 with aggregates (world `aggregates`, the
+/// `aggregate` export); every other one is a 0.1.0 plugin.
+const AGGREGATE_PLUGINS: [&str; 3] = ["bad_state", "c_udf", "js_udf"];
+
+/// The contract version a fixture's document says.
+fn contract_of(name: &str) -> &'static str {
+    match name {
+        "bad_state" | "c_udf" | "js_udf" | "describe_no_aggregate_export" => "0.2.0",
+        _ => "0.1.0",
+    }
+}
+
 #[test]
 fn every_fixture_is_built_and_valid() {
     let all = expected();
@@ -161,8 +173,15 @@ fn components_have_the_contract_exports_and_imports() {
             .collect();
         // componentize-qjs exports its runtime's `init` too; a host never calls it.
         let extra: &[&str] = if name == "js_udf" { &["init"] } else { &[] };
-        let expected: Vec<&str> = extra.iter().copied().chain(["describe", "call"]).collect();
+        let aggregate: &[&str] = if AGGREGATE_PLUGINS.contains(&name.as_str()) { &["aggregate"] } else { &[] };
+        let expected: Vec<&str> =
+            extra.iter().copied().chain(["describe", "call"]).chain(aggregate.iter().copied()).collect();
         assert_eq!(funcs, expected, "{name}: component exports");
+        // Built against the contract version they say: 0.1.0 plugins import 0.1.0 interfaces.
+        let version = if aggregate.is_empty() { "0.1.0" } else { "0.2.0" };
+        for import in s.component_imports.iter().filter(|i| i.starts_with("plugrt:udf/")) {
+            assert!(import.ends_with(&format!("@{version}")), "{name}: imports {import}, not of {version}");
+        }
         let outside: Vec<_> =
             s.component_imports.iter().filter(|i| !i.starts_with("plugrt:udf/")).map(String::as_str).collect();
         if name == "ungranted_import" {
@@ -181,7 +200,8 @@ fn extism_modules_have_the_contract_exports_and_imports() {
             continue;
         }
         let s = summarize(&read(&name, flavour));
-        for export in ["describe", "call"] {
+        let aggregate = AGGREGATE_PLUGINS.contains(&name.as_str()).then_some("aggregate");
+        for export in ["describe", "call"].into_iter().chain(aggregate) {
             let ty = s.core_exports.iter().find(|(n, _)| n == export).and_then(|(_, t)| t.clone());
             assert_eq!(ty.as_ref(), Some(&status), "{name}: export {export} must be () -> i32");
         }
@@ -206,7 +226,8 @@ fn describe_documents_are_as_intended() {
             continue;
         }
         let doc = summarize(&read(&name, flavour)).describe.unwrap_or_else(|| panic!("{name}: no describe document"));
-        let valid_shape = doc.starts_with('{') && doc.contains(r#""contract":"plugrt:udf@0.1.0""#);
+        let contract = format!(r#""contract":"plugrt:udf@{}""#, contract_of(&name));
+        let valid_shape = doc.starts_with('{') && doc.contains(&contract);
         match name.as_str() {
             "describe_malformed" => assert!(!doc.starts_with('{'), "{name} must not be JSON: {doc}"),
             "describe_unknown_type" => assert!(valid_shape && doc.contains(r#""Int65""#), "{name}: {doc}"),
@@ -214,7 +235,7 @@ fn describe_documents_are_as_intended() {
                 assert!(valid_shape && doc.matches(r#""name":"f""#).count() == 2, "{name}: {doc}")
             }
             "c_udf" => {
-                for f in ["add_one", "scale", "str_len", "upper"] {
+                for f in ["add_one", "scale", "str_len", "upper", "sum_i64", "avg_f64", "concat_ws", "min_max_spread"] {
                     assert!(valid_shape && doc.contains(&format!(r#"{{"name":"{f}""#)), "{name} lacks {f}: {doc}");
                 }
             }

@@ -41,9 +41,12 @@ fn inspect_lists_every_flavour() {
     let (component, extism, js) =
         (fixture("component", "c_udf"), fixture("extism", "c_udf"), fixture("component", "js_udf"));
     let out = ok(&["inspect", s(&component), s(&extism), s(&js)]);
-    assert!(out.contains("c_udf 0.1.0 (component)"), "{out}");
-    assert!(out.contains("c_udf 0.1.0 (Extism module)"), "{out}");
-    assert!(out.contains("js_udf 0.1.0 (component)"), "{out}");
+    assert!(out.contains("c_udf 0.2.0 (component)"), "{out}");
+    assert!(out.contains("c_udf 0.2.0 (Extism module)"), "{out}");
+    assert!(out.contains("js_udf 0.2.0 (component)"), "{out}");
+    assert!(out.contains("contract   plugrt:udf@0.2.0"), "{out}");
+    assert!(out.contains("avg_f64(Float64) -> Float64 state [sum Float64, count Int64]"), "{out}");
+    assert!(out.contains("avg(Float64) -> Float64 state [sum Float64, count Float64]"), "{out}");
     assert!(out.contains("scale(Float64, Float64) -> Float64"), "{out}");
     assert!(out.contains("upper(Utf8) -> Utf8") && out.contains("immutable"), "{out}");
     assert!(out.contains("timeout 1.00s, memory 64 MiB"), "{out}");

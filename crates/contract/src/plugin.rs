@@ -214,6 +214,18 @@ impl<L: Loader> Plugin<L> {
         op: AggregateOp,
         states: &RecordBatch,
         rows: Option<&RecordBatch>,
+    ) -> Result<RecordBatch, Error> {
+        self.aggregate_reported(function, op, states, rows, &CallOptions::default()).0
+    }
+
+    /// [`aggregate`](Plugin::aggregate) under `options` (cancellation, a memory budget), also
+    /// returning what the step did, as [`call_reported`](Plugin::call_reported) does.
+    pub fn aggregate_reported(
+        &self,
+        function: &str,
+        op: AggregateOp,
+        states: &RecordBatch,
+        rows: Option<&RecordBatch>,
         options: &CallOptions,
     ) -> (Result<RecordBatch, Error>, CallReport) {
         let started = Instant::now();

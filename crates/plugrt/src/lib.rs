@@ -38,7 +38,8 @@
 //! # Observing it
 //! Every call runs in a `plugrt.call` `tracing` span (target `plugrt`; fields `plugin`,
 //! `function`, `rows`, `outcome`, `wait_us`, `create_us`, `instance`), with the guest's log
-//! lines inside it (target [`GUEST_TARGET`]); every load in a `plugrt.load` span. Each plugin
+//! lines inside it (target [`GUEST_TARGET`]); every aggregate step in a `plugrt.aggregate`
+//! span (the same fields and `op`); every load in a `plugrt.load` span. Each plugin
 //! counts its calls per function ([`Plugin::function_metrics`]); the `metrics` feature exports
 //! them. The book's "Operating plugrt" chapter lists every series and what to alert on.
 //!

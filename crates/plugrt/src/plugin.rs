@@ -62,7 +62,7 @@ impl<L: Loader> AnyPlugin for plugrt_contract::Plugin<L> {
         rows: Option<&RecordBatch>,
         options: &CallOptions,
     ) -> (Result<RecordBatch, Error>, CallReport) {
-        plugrt_contract::Plugin::aggregate(self, function, op, states, rows, options)
+        plugrt_contract::Plugin::aggregate_reported(self, function, op, states, rows, options)
     }
     fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
         plugrt_contract::Plugin::reload(self, bytes)
@@ -116,7 +116,7 @@ impl Plugin {
         options: &CallOptions,
     ) -> (Result<ArrayRef, Error>, CallReport) {
         let (result, report) = self.inner.call(function, batch, options);
-        self.stats.record(function, &report);
+        self.stats.record(function, false, &report);
         (result, report)
     }
 
@@ -161,7 +161,7 @@ impl Plugin {
         options: &CallOptions,
     ) -> (Result<RecordBatch, Error>, CallReport) {
         let (result, report) = self.inner.aggregate(function, op, states, rows, options);
-        self.stats.record(function, &report);
+        self.stats.record(function, true, &report);
         (result, report)
     }
 

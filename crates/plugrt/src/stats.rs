@@ -73,10 +73,12 @@ impl FunctionStats {
 }
 
 /// The statistics of one plugin's declared functions. Calls to a function the plugin does not
-/// declare are not counted: a caller's typo must not create a series.
+/// declare are not counted: a caller's typo must not create a series. Nor are calls of the
+/// wrong kind (`call` of an aggregate's name, `aggregate` of a scalar's): they fail as unknown.
 #[derive(Default)]
 pub(crate) struct PluginStats {
-    functions: RwLock<BTreeMap<String, Arc<FunctionStats>>>,
+    /// Per name: whether it is an aggregate, and its counts.
+    functions: RwLock<BTreeMap<String, (bool, Arc<FunctionStats>)>>,
 }
 
 impl PluginStats {
@@ -91,20 +93,27 @@ impl PluginStats {
     /// longer does; the others keep counting.
     pub(crate) fn declare(&self, description: &Description) {
         let mut functions = self.functions.write();
-        functions.retain(|name, _| description.function(name).is_some() || description.aggregate(name).is_some());
-        let names = description.functions.iter().map(|f| &f.name).chain(description.aggregates.iter().map(|a| &a.name));
-        for name in names {
-            functions.entry(name.clone()).or_default();
+        // A name that changed kind starts again from zero.
+        functions.retain(|name, (aggregate, _)| match aggregate {
+            true => description.aggregate(name).is_some(),
+            false => description.function(name).is_some(),
+        });
+        let scalars = description.functions.iter().map(|f| (&f.name, false));
+        for (name, aggregate) in scalars.chain(description.aggregates.iter().map(|a| (&a.name, true))) {
+            functions.entry(name.clone()).or_insert_with(|| (aggregate, Arc::default()));
         }
     }
 
-    pub(crate) fn record(&self, function: &str, report: &CallReport) {
-        if let Some(stats) = self.functions.read().get(function) {
+    /// Counts a call (`aggregate` false) or an aggregate step (`aggregate` true) of `function`.
+    pub(crate) fn record(&self, function: &str, aggregate: bool, report: &CallReport) {
+        if let Some((kind, stats)) = self.functions.read().get(function)
+            && *kind == aggregate
+        {
             stats.record(report);
         }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<FunctionMetrics> {
-        self.functions.read().iter().map(|(name, stats)| stats.snapshot(name)).collect()
+        self.functions.read().iter().map(|(name, (_, stats))| stats.snapshot(name)).collect()
     }
 }

@@ -20,6 +20,9 @@ fn describe_documents_that_break_the_contract() {
     assert!(message("describe_malformed").contains("not valid"));
     assert!(message("describe_unknown_type").contains("unknown type `Int65`"));
     assert!(message("describe_duplicate").contains("declared twice"));
+    assert!(message("describe_old_aggregates").contains("need contract `plugrt:udf@0.2.0`"));
+    let m = message("describe_no_aggregate_export");
+    assert!(m.contains("declares aggregates but does not export") && m.contains("aggregate"), "{m}");
 }
 
 #[test]

@@ -154,6 +154,10 @@ fn what_the_host_sends_is_checked_before_any_guest_runs() {
         assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
         let err = plugin.aggregate("add_one", AggregateOp::Finish, &states, None).unwrap_err();
         assert!(matches!(err, Error::UnknownFunction { .. }), "a scalar is not an aggregate: {err}");
+        let err = plugin.call("sum_i64", &crate::common::one_int()).unwrap_err();
+        assert!(matches!(err, Error::UnknownFunction { .. }), "an aggregate is not a scalar: {err}");
+        let counted = |name: &str| plugin.function_metrics().iter().find(|m| m.function == name).unwrap().total_calls();
+        assert_eq!((counted("add_one"), counted("sum_i64")), (0, 3), "{flavour}: wrong-kind calls are not counted");
         // Zero groups: nothing to do, and no instance is taken.
         let acquires = plugin.metrics().counters.acquires;
         let none = step(&plugin, "avg_f64", AggregateOp::Finish, &empty_states(&plugin, "avg_f64", 0), None);
