@@ -8,7 +8,7 @@ use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema};
 use plugrt_arrow_ipc::{IpcError, Limits as IpcLimits, decode_scalar_result, decode_state_result};
 
-use crate::AggregateSignature;
+use crate::{AggregateSignature, Description, Error};
 
 /// One whole-batch step of an aggregate, for every group of the `states` batch at once.
 ///
@@ -105,6 +105,68 @@ fn check_types(what: &str, batch: &RecordBatch, declared: &[DataType], skip: usi
         }
     }
     Ok(())
+}
+
+/// A step both loaders have looked up and checked ([`start_aggregate`]): what it runs, and how
+/// its errors are named.
+#[derive(Debug)]
+pub struct AggregateStep<'a> {
+    /// The declared aggregate.
+    pub signature: &'a AggregateSignature,
+    /// What its errors name as the function: `AGGREGATE/OP` (`sum_i64/update`).
+    pub label: String,
+    /// The step.
+    pub op: AggregateOp,
+    plugin: &'a str,
+}
+
+impl AggregateStep<'_> {
+    /// The caller's input could not be sent (an encoding failure): `Error::InvalidInput`.
+    pub fn bad_input(&self, message: String) -> Error {
+        Error::InvalidInput { plugin: self.plugin.to_owned(), function: self.label.clone(), message }
+    }
+
+    /// Decodes and checks the guest's answer for `groups` groups ([`decode_aggregate_output`]);
+    /// a broken answer is `Error::Contract`.
+    pub fn decode(&self, bytes: impl Into<Buffer>, limits: &IpcLimits, groups: usize) -> Result<RecordBatch, Error> {
+        decode_aggregate_output(bytes, limits, self.signature, self.op, groups).map_err(|source| Error::Contract {
+            plugin: self.plugin.to_owned(),
+            function: self.label.clone(),
+            source,
+        })
+    }
+}
+
+/// How an aggregate step begins in a loader, before any instance is taken.
+#[derive(Debug)]
+pub enum AggregateStart<'a> {
+    /// Run it in a guest.
+    Run(AggregateStep<'a>),
+    /// Nothing to run (zero groups): this is the answer.
+    Answered(RecordBatch),
+}
+
+/// Looks aggregate `function` of `plugin` up in `description` and checks what the host sends
+/// ([`check_aggregate`]), as both loaders do first: an unknown name is
+/// `Error::UnknownFunction` (a scalar function's name too), a bad input `Error::InvalidInput`;
+/// a step over zero groups is answered here, without a guest.
+pub fn start_aggregate<'a>(
+    description: &'a Description,
+    plugin: &'a str,
+    function: &str,
+    op: AggregateOp,
+    states: &RecordBatch,
+    rows: Option<&RecordBatch>,
+) -> Result<AggregateStart<'a>, Error> {
+    let signature = description
+        .aggregate(function)
+        .ok_or_else(|| Error::UnknownFunction { plugin: plugin.to_owned(), function: function.to_owned() })?;
+    let step = AggregateStep { signature, label: format!("{function}/{op}"), op, plugin };
+    check_aggregate(signature, op, states, rows).map_err(|message| step.bad_input(message))?;
+    if states.num_rows() == 0 {
+        return Ok(AggregateStart::Answered(empty_aggregate_output(signature, op)));
+    }
+    Ok(AggregateStart::Run(step))
 }
 
 /// The schema of a `finish` step's answer: one nullable column `result` of the return type.

@@ -33,7 +33,8 @@ mod report;
 mod versions;
 
 pub use aggregate::{
-    AggregateOp, aggregate_envelope, check_aggregate, decode_aggregate_output, empty_aggregate_output, finish_schema,
+    AggregateOp, AggregateStart, AggregateStep, aggregate_envelope, check_aggregate, decode_aggregate_output,
+    empty_aggregate_output, finish_schema, start_aggregate,
 };
 pub use control::{CallMemory, CallOptions, CancelToken, HookGuard};
 pub use describe::{

@@ -9,9 +9,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode, encode_parts};
 use plugrt_contract::{
-    AggregateOp, CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, aggregate_envelope,
-    check_aggregate, check_input, decode_aggregate_output, empty_aggregate_output, lap, parse_description,
-    start_envelope,
+    AggregateOp, AggregateStart, CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts,
+    aggregate_envelope, check_input, lap, parse_description, start_aggregate, start_envelope,
 };
 use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::{Trap, WasmBacktrace};
@@ -211,18 +210,11 @@ impl Loaded for ModuleVersion {
         options: &CallOptions,
         report: &mut CallReport,
     ) -> Result<RecordBatch, Error> {
-        let label = format!("{function}/{op}");
-        let signature = self
-            .parts
-            .description
-            .aggregate(function)
-            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
-        let bad_input =
-            |message: String| Error::InvalidInput { plugin: self.name.to_string(), function: label.clone(), message };
-        check_aggregate(signature, op, states, rows).map_err(bad_input)?;
-        if states.num_rows() == 0 {
-            return Ok(empty_aggregate_output(signature, op));
-        }
+        let step = match start_aggregate(&self.parts.description, &self.name, function, op, states, rows)? {
+            AggregateStart::Run(step) => step,
+            AggregateStart::Answered(answer) => return Ok(answer),
+        };
+        let (label, bad_input) = (&step.label, |message: String| step.bad_input(message));
         let encoding = Instant::now();
         let states_bytes = encode(states).map_err(|e| bad_input(e.to_string()))?;
         let rows_bytes = match rows {
@@ -231,12 +223,11 @@ impl Loaded for ModuleVersion {
         };
         let envelope = aggregate_envelope(function, op, &states_bytes, &rows_bytes);
         report.phases.encode = encoding.elapsed();
-        options.grant(&self.name, &label, envelope.len() + self.parts.limits.memory_bytes)?;
-        let output = self.run("aggregate", &label, &envelope, options, report)?;
-        options.grant(&self.name, &label, output.len())?;
+        options.grant(&self.name, label, envelope.len() + self.parts.limits.memory_bytes)?;
+        let output = self.run("aggregate", label, &envelope, options, report)?;
+        options.grant(&self.name, label, output.len())?;
         let decoding = Instant::now();
-        let answer = decode_aggregate_output(output, &self.ipc_limits, signature, op, states.num_rows())
-            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: label.clone(), source });
+        let answer = step.decode(output, &self.ipc_limits, states.num_rows());
         report.phases.decode = decoding.elapsed();
         answer
     }

@@ -15,8 +15,8 @@ use crate::host::{self, CallError, HostState, Op, Stop};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
 use plugrt_contract::{
-    AggregateOp, CallOptions, CallReport, Loaded, Loader, Parts, check_aggregate, check_input, decode_aggregate_output,
-    empty_aggregate_output, lap, parse_description,
+    AggregateOp, AggregateStart, CallOptions, CallReport, Loaded, Loader, Parts, check_input, lap, parse_description,
+    start_aggregate,
 };
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
@@ -185,19 +185,12 @@ impl Loaded for ComponentVersion {
         options: &CallOptions,
         report: &mut CallReport,
     ) -> Result<RecordBatch, Error> {
-        let label = format!("{function}/{op}");
-        let signature = self
-            .parts
-            .description
-            .aggregate(function)
-            .ok_or_else(|| Error::UnknownFunction { plugin: self.name.to_string(), function: function.to_owned() })?;
-        let bad_input =
-            |message: String| Error::InvalidInput { plugin: self.name.to_string(), function: label.clone(), message };
-        check_aggregate(signature, op, states, rows).map_err(bad_input)?;
-        if states.num_rows() == 0 {
-            return Ok(empty_aggregate_output(signature, op));
-        }
-        let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(&label, e))?;
+        let step = match start_aggregate(&self.parts.description, &self.name, function, op, states, rows)? {
+            AggregateStart::Run(step) => step,
+            AggregateStart::Answered(answer) => return Ok(answer),
+        };
+        let (label, bad_input) = (&step.label, |message: String| step.bad_input(message));
+        let mut lease = self.parts.pool.acquire().map_err(|e| self.pool_error(label, e))?;
         report.acquired(&lease);
         let mut clock = Instant::now();
         let output = INPUT.with(|input| {
@@ -209,9 +202,9 @@ impl Loaded for ComponentVersion {
                     encode_into(rows, &mut rows_bytes).map_err(|e| bad_input(e.to_string()))?;
                 }
                 report.phases.encode = lap(&mut clock);
-                options.grant(&self.name, &label, input.len() + rows_bytes.len())?;
+                options.grant(&self.name, label, input.len() + rows_bytes.len())?;
                 let request = Request::Aggregate { function, op, states: &input, rows: &rows_bytes };
-                let output = self.invoke(&mut lease, &label, request, options);
+                let output = self.invoke(&mut lease, label, request, options);
                 report.phases.guest = lap(&mut clock);
                 output
             })
@@ -219,9 +212,8 @@ impl Loaded for ComponentVersion {
         drop(lease);
         report.phases.release = lap(&mut clock);
         let output = output?;
-        options.grant(&self.name, &label, output.len())?;
-        let answer = decode_aggregate_output(output, &self.ipc_limits, signature, op, states.num_rows())
-            .map_err(|source| Error::Contract { plugin: self.name.to_string(), function: label.clone(), source });
+        options.grant(&self.name, label, output.len())?;
+        let answer = step.decode(output, &self.ipc_limits, states.num_rows());
         report.phases.decode = lap(&mut clock);
         answer
     }
