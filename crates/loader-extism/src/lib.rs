@@ -4,7 +4,8 @@
 //! A [`Runtime`] holds the host's ceilings and loads plugins; [`Runtime::load`] compiles an
 //! Extism plugin (a core module on the Extism kernel, the Extism flavour of the contract in
 //! docs/src/guest-contract.md) into its own engine and returns a [`Plugin`]. Each
-//! [`Plugin::call`] runs in a fresh `extism::Plugin` taken from the plugin's pool, which keeps
+//! [`Plugin::call`] (and each aggregate step, `Plugin::aggregate`, through the module's
+//! `aggregate` export) runs in a fresh `extism::Plugin` taken from the plugin's pool, which keeps
 //! a few ready ahead of calls when creating one is costly (it is, here: see
 //! [`PreWarm`]). The plugin handle, options, limits and errors are `plugrt-contract`'s, the
 //! same as `plugrt-wasmtime`'s.
