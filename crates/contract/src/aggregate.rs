@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{Array, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema};
-use plugrt_arrow_ipc::{IpcError, Limits as IpcLimits, decode_scalar_result, decode_state_result};
+use plugrt_arrow_ipc::{Encoded, IpcError, Limits as IpcLimits, decode_scalar_result, decode_state_result};
 
 use crate::{AggregateSignature, Description, Error};
 
@@ -56,14 +56,14 @@ impl std::fmt::Display for AggregateOp {
 /// - for `finish`, `rows` is absent.
 ///
 /// The error says what is wrong; it does not name the plugin (the loader's error does).
-pub fn check_aggregate(
+pub(crate) fn check_aggregate(
     signature: &AggregateSignature,
     op: AggregateOp,
     states: &RecordBatch,
     rows: Option<&RecordBatch>,
 ) -> Result<(), String> {
-    let state_types = signature.state_types();
-    check_types("states", states, &state_types, 0)?;
+    let state_types = || signature.state.iter().map(|f| f.data_type());
+    check_types("states", states, state_types(), 0)?;
     let rows = match (op, rows) {
         (AggregateOp::Finish, None) => return Ok(()),
         (AggregateOp::Finish, Some(_)) => return Err("finish takes no rows".into()),
@@ -71,13 +71,12 @@ pub fn check_aggregate(
         (_, Some(rows)) => rows,
     };
     let values = match op {
-        AggregateOp::Update => &signature.args,
-        _ => &state_types,
+        AggregateOp::Update => signature.args.len(),
+        _ => signature.state.len(),
     };
-    if rows.num_columns() != values.len() + 1 {
+    if rows.num_columns() != values + 1 {
         return Err(format!(
-            "{op} rows must have a group column and {} value column(s), got {} column(s)",
-            values.len(),
+            "{op} rows must have a group column and {values} value column(s), got {} column(s)",
             rows.num_columns()
         ));
     }
@@ -92,10 +91,19 @@ pub fn check_aggregate(
     if let Some(bad) = groups.values().iter().find(|&&g| g as usize >= states.num_rows()) {
         return Err(format!("group {bad} is not a row of the {} state row(s)", states.num_rows()));
     }
-    check_types("rows", rows, values, 1)
+    match op {
+        AggregateOp::Update => check_types("rows", rows, signature.args.iter(), 1),
+        _ => check_types("rows", rows, state_types(), 1),
+    }
 }
 
-fn check_types(what: &str, batch: &RecordBatch, declared: &[DataType], skip: usize) -> Result<(), String> {
+/// Checks that `batch` has `skip` leading columns and then one of each `declared` type.
+fn check_types<'a>(
+    what: &str,
+    batch: &RecordBatch,
+    declared: impl ExactSizeIterator<Item = &'a DataType>,
+    skip: usize,
+) -> Result<(), String> {
     if batch.num_columns() != declared.len() + skip {
         return Err(format!("{what} must have {} column(s), got {}", declared.len() + skip, batch.num_columns()));
     }
@@ -126,8 +134,9 @@ impl AggregateStep<'_> {
         Error::InvalidInput { plugin: self.plugin.to_owned(), function: self.label.clone(), message }
     }
 
-    /// Decodes and checks the guest's answer for `groups` groups ([`decode_aggregate_output`]);
-    /// a broken answer is `Error::Contract`.
+    /// Decodes and checks the guest's answer for `groups` groups (the declared states for
+    /// `update` and `merge`, one result column for `finish`); a broken answer is
+    /// `Error::Contract`.
     pub fn decode(&self, bytes: impl Into<Buffer>, limits: &IpcLimits, groups: usize) -> Result<RecordBatch, Error> {
         decode_aggregate_output(bytes, limits, self.signature, self.op, groups).map_err(|source| Error::Contract {
             plugin: self.plugin.to_owned(),
@@ -146,8 +155,8 @@ pub enum AggregateStart<'a> {
     Answered(RecordBatch),
 }
 
-/// Looks aggregate `function` of `plugin` up in `description` and checks what the host sends
-/// ([`check_aggregate`]), as both loaders do first: an unknown name is
+/// Looks aggregate `function` of `plugin` up in `description` and checks what the host sends,
+/// as both loaders do first (see [`AggregateOp`] for the shapes): an unknown name is
 /// `Error::UnknownFunction` (a scalar function's name too), a bad input `Error::InvalidInput`;
 /// a step over zero groups is answered here, without a guest.
 pub fn start_aggregate<'a>(
@@ -170,12 +179,12 @@ pub fn start_aggregate<'a>(
 }
 
 /// The schema of a `finish` step's answer: one nullable column `result` of the return type.
-pub fn finish_schema(signature: &AggregateSignature) -> Arc<Schema> {
+fn finish_schema(signature: &AggregateSignature) -> Arc<Schema> {
     Arc::new(Schema::new(vec![Field::new("result", signature.returns.clone(), true)]))
 }
 
 /// What a step over zero groups answers, without a guest call: no states, or no results.
-pub fn empty_aggregate_output(signature: &AggregateSignature, op: AggregateOp) -> RecordBatch {
+fn empty_aggregate_output(signature: &AggregateSignature, op: AggregateOp) -> RecordBatch {
     match op {
         AggregateOp::Finish => RecordBatch::new_empty(finish_schema(signature)),
         _ => RecordBatch::new_empty(Arc::new(Schema::new(signature.state.clone()))),
@@ -184,7 +193,7 @@ pub fn empty_aggregate_output(signature: &AggregateSignature, op: AggregateOp) -
 
 /// Decodes and checks a guest's answer to step `op` over `groups` groups (a stream of one
 /// batch within `limits`): the declared states, or one result column, with `groups` rows.
-pub fn decode_aggregate_output(
+fn decode_aggregate_output(
     bytes: impl Into<Buffer>,
     limits: &IpcLimits,
     signature: &AggregateSignature,
@@ -202,25 +211,35 @@ pub fn decode_aggregate_output(
     }
 }
 
-/// The Extism flavour's `aggregate` input: a head of four `u32` little-endian words (the
-/// name's length, the operation's code, the states stream's length, the rows stream's
-/// length), then the states stream, the rows stream (empty for `finish`) and the name. Both
-/// streams start at offsets that are multiples of 8 (IPC stream lengths are), so a guest can
-/// decode them in place.
+/// Writes the Extism flavour's `aggregate` input into `out` (cleared first), each stream
+/// copied once, straight from its encoded parts: a head of four `u32` little-endian words (the
+/// name's length, the operation's code, the states stream's length, the rows stream's length),
+/// then the states stream, the rows stream (empty for `finish`) and the name. Both streams
+/// start at offsets that are multiples of 8 (IPC stream lengths are), so a guest can decode
+/// them in place.
 ///
 /// # Panics
 /// If the function name or a stream is 4 GiB or longer (names are at most 64 bytes; streams
 /// are bounded by the plugin's memory limit first).
-pub fn aggregate_envelope(function: &str, op: AggregateOp, states: &[u8], rows: &[u8]) -> Vec<u8> {
+pub fn write_aggregate_envelope(
+    function: &str,
+    op: AggregateOp,
+    states: &Encoded,
+    rows: Option<&Encoded>,
+    out: &mut Vec<u8>,
+) {
     let word = |n: usize| u32::try_from(n).expect("names and streams are under 4 GiB").to_le_bytes();
-    let mut out = Vec::with_capacity(16 + states.len() + rows.len() + function.len());
-    for head in [word(function.len()), word(op.code() as usize), word(states.len()), word(rows.len())] {
+    let rows_len = rows.map_or(0, Encoded::len);
+    out.clear();
+    out.reserve(16 + states.len() + rows_len + function.len());
+    for head in [word(function.len()), word(op.code() as usize), word(states.len()), word(rows_len)] {
         out.extend_from_slice(&head);
     }
-    out.extend_from_slice(states);
-    out.extend_from_slice(rows);
+    states.append_to(out);
+    if let Some(rows) = rows {
+        rows.append_to(out);
+    }
     out.extend_from_slice(function.as_bytes());
-    out
 }
 
 #[cfg(test)]
@@ -280,10 +299,20 @@ mod tests {
 
     #[test]
     fn envelope_layout_is_four_words_then_states_rows_and_name() {
-        let bytes = aggregate_envelope("ab", AggregateOp::Merge, &[7; 8], &[9]);
-        let mut expected = vec![2, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0];
-        expected.extend([7; 8]);
-        expected.extend([9, b'a', b'b']);
+        let encoded =
+            |batch: &RecordBatch| plugrt_arrow_ipc::encode_parts(&batch.schema(), std::slice::from_ref(batch)).unwrap();
+        let states = batch(vec![Arc::new(Int64Array::from(vec![7]))]);
+        let rows = batch(vec![Arc::new(Float64Array::from(vec![9.0, 9.5]))]);
+        let (states_bytes, rows_bytes) =
+            (plugrt_arrow_ipc::encode(&states).unwrap(), plugrt_arrow_ipc::encode(&rows).unwrap());
+        let mut bytes = vec![1, 2, 3]; // cleared first
+        write_aggregate_envelope("ab", AggregateOp::Merge, &encoded(&states), Some(&encoded(&rows)), &mut bytes);
+        let word = |n: usize| (n as u32).to_le_bytes();
+        let mut expected = [word(2), word(1), word(states_bytes.len()), word(rows_bytes.len())].concat();
+        expected.extend(&states_bytes);
+        expected.extend(&rows_bytes);
+        expected.extend(*b"ab");
         assert_eq!(bytes, expected);
+        assert_eq!(states_bytes.len() % 8, 0, "the rows stream starts 8-byte aligned too");
     }
 }

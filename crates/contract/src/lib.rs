@@ -4,7 +4,7 @@
 //!   rules ([`parse_description`]);
 //! - [`GuestError`]: a guest's `call-error`, and its JSON form in the Extism flavour;
 //! - [`check_input`]: a batch against a function's declared arguments, before any guest runs;
-//!   [`check_aggregate`]: the same for an aggregate step ([`AggregateOp`]);
+//!   [`start_aggregate`]: the same for an aggregate step ([`AggregateOp`]);
 //! - [`envelope`]: the Extism flavour's call input (function name, then the IPC stream);
 //! - [`Error`]: what loading or calling can fail with, the same in every loader;
 //! - [`GuestLog`]: the `log` import's budget and mapping to `tracing`;
@@ -32,10 +32,7 @@ mod plugin;
 mod report;
 mod versions;
 
-pub use aggregate::{
-    AggregateOp, AggregateStart, AggregateStep, aggregate_envelope, check_aggregate, decode_aggregate_output,
-    empty_aggregate_output, finish_schema, start_aggregate,
-};
+pub use aggregate::{AggregateOp, AggregateStart, AggregateStep, start_aggregate, write_aggregate_envelope};
 pub use control::{CallMemory, CallOptions, CancelToken, HookGuard};
 pub use describe::{
     AggregateSignature, CONTRACT, CONTRACTS, Description, GROUP_COLUMN, MAX_STATE_FIELDS, Signature, Volatility,

@@ -3,6 +3,7 @@
 //! ungrouped case, both keeping every group's state on the host (dense arrays for fixed-width
 //! state fields, chunks of Arrow rows for any other).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -19,39 +20,23 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature};
 use plugrt_contract::{AggregateOp, CallOptions};
 
-use crate::{CallReservation, UdfPlugin, chunk_rows, plugin_error};
+use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, plugin_error};
 
 /// One declared aggregate of one plugin, as DataFusion sees it.
 pub(crate) struct PluginUdaf<P> {
-    pub(crate) name: String,
-    pub(crate) plugin_name: String,
-    pub(crate) function: String,
-    pub(crate) signature: Signature,
-    pub(crate) returns: DataType,
+    pub(crate) origin: Origin<P>,
     pub(crate) state: Vec<FieldRef>,
-    pub(crate) plugin: Arc<P>,
-    /// Empty; each step takes a new reservation of the same consumer from it.
-    pub(crate) memory: MemoryReservation,
 }
 
 impl<P> fmt::Debug for PluginUdaf<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PluginUdaf")
-            .field("name", &self.name)
-            .field("plugin", &self.plugin_name)
-            .field("function", &self.function)
-            .finish_non_exhaustive()
+        f.debug_tuple("PluginUdaf").field(&self.origin).finish()
     }
 }
 
 impl<P> PartialEq for PluginUdaf<P> {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.plugin_name == other.plugin_name
-            && self.function == other.function
-            && self.signature == other.signature
-            && self.returns == other.returns
-            && self.state == other.state
+        self.origin == other.origin && self.state == other.state
     }
 }
 
@@ -59,7 +44,7 @@ impl<P> Eq for PluginUdaf<P> {}
 
 impl<P> Hash for PluginUdaf<P> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (&self.name, &self.plugin_name, &self.function).hash(state);
+        self.origin.hash(state);
     }
 }
 
@@ -68,7 +53,7 @@ impl<P: UdfPlugin> PluginUdaf<P> {
         if distinct {
             return Err(DataFusionError::NotImplemented(format!(
                 "DISTINCT is not supported for plugin aggregates (`{}` of plugin `{}`)",
-                self.function, self.plugin_name
+                self.origin.function, self.origin.plugin_name
             )));
         }
         Ok(GroupStates::new(self))
@@ -77,15 +62,15 @@ impl<P: UdfPlugin> PluginUdaf<P> {
 
 impl<P: UdfPlugin> AggregateUDFImpl for PluginUdaf<P> {
     fn name(&self) -> &str {
-        &self.name
+        &self.origin.name
     }
 
     fn signature(&self) -> &Signature {
-        &self.signature
+        &self.origin.signature
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.returns.clone())
+        Ok(self.origin.returns.clone())
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -203,11 +188,11 @@ impl<P: UdfPlugin> GroupStates<P> {
             }
         };
         GroupStates {
-            plugin: udaf.plugin.clone(),
-            function: udaf.function.clone(),
+            plugin: udaf.origin.plugin.clone(),
+            function: udaf.origin.function.clone(),
             schema,
-            returns: udaf.returns.clone(),
-            memory: udaf.memory.new_empty(),
+            returns: udaf.origin.returns.clone(),
+            memory: udaf.origin.memory.new_empty(),
             store,
             groups: 0,
             slot: Vec::new(),
@@ -338,8 +323,9 @@ impl<P: UdfPlugin> GroupStates<P> {
         total_groups: usize,
     ) -> Result<()> {
         self.resize(total_groups);
-        let (values, group_indices): (Vec<ArrayRef>, Vec<usize>) = match filter {
-            None => (values.to_vec(), group_indices.to_vec()),
+        // Without a filter, the caller's columns and group indices as they are (no copy).
+        let (values, group_indices): (Cow<'_, [ArrayRef]>, Cow<'_, [usize]>) = match filter {
+            None => (Cow::Borrowed(values), Cow::Borrowed(group_indices)),
             Some(filter) => {
                 let filter = selected(filter);
                 let values = values
@@ -347,7 +333,7 @@ impl<P: UdfPlugin> GroupStates<P> {
                     .map(|v| Ok(arrow_select::filter::filter(v, &filter)?))
                     .collect::<Result<Vec<ArrayRef>>>()?;
                 let kept = group_indices.iter().zip(filter.values().iter()).filter(|(_, k)| *k).map(|(g, _)| *g);
-                (values, kept.collect())
+                (Cow::Owned(values), Cow::Owned(kept.collect()))
             }
         };
         let rows = group_indices.len();
@@ -548,10 +534,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use arrow_array::{Int64Array, StringArray};
-    use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, UnboundedMemoryPool};
+    use datafusion::execution::memory_pool::{MemoryPool, UnboundedMemoryPool};
     use plugrt_contract::{AggregateSignature, Description, Error, Limits, Volatility};
 
     use super::*;
+    use crate::Naming;
 
     struct Fake;
 
@@ -637,16 +624,8 @@ mod tests {
         let d = description();
         let a = d.aggregate(function).unwrap();
         let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
-        let udaf = PluginUdaf {
-            name: a.name.clone(),
-            plugin_name: "fake".into(),
-            function: a.name.clone(),
-            signature: Signature::exact(a.args.clone(), datafusion::logical_expr::Volatility::Immutable),
-            returns: a.returns.clone(),
-            state: a.state.clone(),
-            plugin: Arc::new(Fake),
-            memory: MemoryConsumer::new("test").register(&pool),
-        };
+        let origin = Origin::new(&Arc::new(Fake), Naming::Declared, &pool, &a.name, &a.args, &a.returns, a.volatility);
+        let udaf = PluginUdaf { origin, state: a.state.clone() };
         PluginGroupsAccumulator { states: udaf.states(false).unwrap() }
     }
 

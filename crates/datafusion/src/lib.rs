@@ -166,17 +166,8 @@ pub fn udafs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn Memo
         .aggregates
         .iter()
         .map(|a| {
-            let consumer = format!("plugrt {}.{}", description.name, a.name);
-            AggregateUDF::new_from_impl(aggregate::PluginUdaf {
-                memory: MemoryConsumer::new(consumer).register(memory),
-                name: sql_name(naming, &description.name, &a.name),
-                plugin_name: description.name.clone(),
-                function: a.name.clone(),
-                signature: Signature::exact(a.args.clone(), volatility(a.volatility)),
-                returns: a.returns.clone(),
-                state: a.state.clone(),
-                plugin: plugin.clone(),
-            })
+            let origin = Origin::new(&plugin, naming, memory, &a.name, &a.args, &a.returns, a.volatility);
+            AggregateUDF::new_from_impl(aggregate::PluginUdaf { origin, state: a.state.clone() })
         })
         .collect()
 }
@@ -199,18 +190,8 @@ pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn Memor
         .functions
         .iter()
         .map(|f| {
-            let name = sql_name(naming, &description.name, &f.name);
-            let volatility = volatility(f.volatility);
-            let consumer = format!("plugrt {}.{}", description.name, f.name);
-            ScalarUDF::new_from_impl(PluginUdf {
-                memory: MemoryConsumer::new(consumer).register(memory),
-                name,
-                plugin_name: description.name.clone(),
-                function: f.name.clone(),
-                signature: Signature::exact(f.args.clone(), volatility),
-                returns: f.returns.clone(),
-                plugin: plugin.clone(),
-            })
+            let origin = Origin::new(&plugin, naming, memory, &f.name, &f.args, &f.returns, f.volatility);
+            ScalarUDF::new_from_impl(PluginUdf { origin })
         })
         .collect()
 }
@@ -228,8 +209,10 @@ pub fn chunk_rows(rows: usize, bytes: usize, limits: &Limits) -> usize {
     (budget / per_row).clamp(1, rows)
 }
 
-/// One declared function of one plugin, as DataFusion sees it.
-struct PluginUdf<P> {
+/// What a registered plugin function is, scalar or aggregate: its SQL name, the plugin and
+/// function it calls, its DataFusion signature and return type, and the memory consumer its
+/// calls take their reservations from. Two are equal when their names, origin and types are.
+struct Origin<P> {
     name: String,
     plugin_name: String,
     function: String,
@@ -238,6 +221,86 @@ struct PluginUdf<P> {
     plugin: Arc<P>,
     /// Empty; each call takes a new reservation of the same consumer from it.
     memory: MemoryReservation,
+}
+
+impl<P: UdfPlugin> Origin<P> {
+    fn new(
+        plugin: &Arc<P>,
+        naming: Naming,
+        memory: &Arc<dyn MemoryPool>,
+        function: &str,
+        args: &[DataType],
+        returns: &DataType,
+        declared: Volatility,
+    ) -> Self {
+        let plugin_name = plugin.description().name.clone();
+        let consumer = format!("plugrt {plugin_name}.{function}");
+        Origin {
+            name: sql_name(naming, &plugin_name, function),
+            function: function.to_owned(),
+            signature: Signature::exact(args.to_vec(), volatility(declared)),
+            returns: returns.clone(),
+            plugin: plugin.clone(),
+            memory: MemoryConsumer::new(consumer).register(memory),
+            plugin_name,
+        }
+    }
+}
+
+impl<P> Origin<P> {
+    fn key(&self) -> (&str, &str, &str, &Signature, &DataType) {
+        (&self.name, &self.plugin_name, &self.function, &self.signature, &self.returns)
+    }
+}
+
+impl<P> fmt::Debug for Origin<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Origin")
+            .field("name", &self.name)
+            .field("plugin", &self.plugin_name)
+            .field("function", &self.function)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> PartialEq for Origin<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<P> Eq for Origin<P> {}
+
+impl<P> Hash for Origin<P> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+/// One declared scalar function of one plugin, as DataFusion sees it. (Its `Debug`, `Eq` and
+/// `Hash` are written out: derived ones would ask the same of the plugin type.)
+struct PluginUdf<P> {
+    origin: Origin<P>,
+}
+
+impl<P> fmt::Debug for PluginUdf<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PluginUdf").field(&self.origin).finish()
+    }
+}
+
+impl<P> PartialEq for PluginUdf<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin
+    }
+}
+
+impl<P> Eq for PluginUdf<P> {}
+
+impl<P> Hash for PluginUdf<P> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.origin.hash(state);
+    }
 }
 
 /// The share of the session's memory pool a batch's calls hold, emptied after each call.
@@ -252,45 +315,17 @@ impl CallMemory for CallReservation {
     }
 }
 
-impl<P> fmt::Debug for PluginUdf<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PluginUdf")
-            .field("name", &self.name)
-            .field("plugin", &self.plugin_name)
-            .field("function", &self.function)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<P> PartialEq for PluginUdf<P> {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.plugin_name == other.plugin_name
-            && self.function == other.function
-            && self.signature == other.signature
-            && self.returns == other.returns
-    }
-}
-
-impl<P> Eq for PluginUdf<P> {}
-
-impl<P> Hash for PluginUdf<P> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        (&self.name, &self.plugin_name, &self.function).hash(state);
-    }
-}
-
 impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
     fn name(&self) -> &str {
-        &self.name
+        &self.origin.name
     }
 
     fn signature(&self) -> &Signature {
-        &self.signature
+        &self.origin.signature
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.returns.clone())
+        Ok(self.origin.returns.clone())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -311,20 +346,20 @@ impl<P: UdfPlugin> PluginUdf<P> {
     /// Calls the plugin on `columns` (`rows` rows), in as many calls as its limits need.
     fn call_chunked(&self, columns: &[ArrayRef], rows: usize, cancel: Option<CancelToken>) -> Result<ArrayRef> {
         if rows == 0 {
-            return Ok(new_empty_array(&self.returns));
+            return Ok(new_empty_array(&self.origin.returns));
         }
         let bytes: usize = columns.iter().map(|c| c.get_array_memory_size()).sum();
-        let step = chunk_rows(rows, bytes, &self.plugin.limits());
+        let step = chunk_rows(rows, bytes, &self.origin.plugin.limits());
         let mut outputs = Vec::with_capacity(rows.div_ceil(step));
         // One reservation for the batch's calls, emptied after each (calls run one by one).
-        let reservation = Arc::new(CallReservation(self.memory.new_empty()));
+        let reservation = Arc::new(CallReservation(self.origin.memory.new_empty()));
         let options = CallOptions { cancel, memory: Some(reservation.clone()) };
         for start in (0..rows).step_by(step) {
             let len = step.min(rows - start);
             let slice: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
             let batch =
                 plugrt_arrow_ipc::input_batch(&slice, len).map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let output = self.plugin.call(&self.function, &batch, &options).map_err(plugin_error);
+            let output = self.origin.plugin.call(&self.origin.function, &batch, &options).map_err(plugin_error);
             reservation.0.free();
             outputs.push(output?);
         }

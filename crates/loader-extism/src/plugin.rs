@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch};
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
-use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode, encode_parts};
+use plugrt_arrow_ipc::{Limits as IpcLimits, decode_scalar_result, encode_parts};
 use plugrt_contract::{
-    AggregateOp, AggregateStart, CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts,
-    aggregate_envelope, check_input, lap, parse_description, start_aggregate, start_envelope,
+    AggregateOp, AggregateStart, CallOptions, CallReport, GuestError, GuestLog, Loaded, Loader, Parts, check_input,
+    lap, parse_description, start_aggregate, start_envelope, write_aggregate_envelope,
 };
 use plugrt_pool::{Lease, Manager, Pool, PoolError};
 use wasmtime::{Trap, WasmBacktrace};
@@ -214,17 +214,19 @@ impl Loaded for ModuleVersion {
             AggregateStart::Run(step) => step,
             AggregateStart::Answered(answer) => return Ok(answer),
         };
-        let (label, bad_input) = (&step.label, |message: String| step.bad_input(message));
+        let label = &step.label;
         let encoding = Instant::now();
-        let states_bytes = encode(states).map_err(|e| bad_input(e.to_string()))?;
-        let rows_bytes = match rows {
-            Some(rows) => encode(rows).map_err(|e| bad_input(e.to_string()))?,
-            None => Vec::new(),
+        let parts = |batch: &RecordBatch| {
+            encode_parts(&batch.schema(), std::slice::from_ref(batch)).map_err(|e| step.bad_input(e.to_string()))
         };
-        let envelope = aggregate_envelope(function, op, &states_bytes, &rows_bytes);
-        report.phases.encode = encoding.elapsed();
-        options.grant(&self.name, label, envelope.len() + self.parts.limits.memory_bytes)?;
-        let output = self.run("aggregate", label, &envelope, options, report)?;
+        let (states_parts, rows_parts) = (parts(states)?, rows.map(parts).transpose()?);
+        let output = ENVELOPE.with(|envelope| {
+            let mut envelope = envelope.borrow_mut();
+            write_aggregate_envelope(function, op, &states_parts, rows_parts.as_ref(), &mut envelope);
+            report.phases.encode = encoding.elapsed();
+            options.grant(&self.name, label, envelope.len() + self.parts.limits.memory_bytes)?;
+            self.run("aggregate", label, &envelope, options, report)
+        })?;
         options.grant(&self.name, label, output.len())?;
         let decoding = Instant::now();
         let answer = step.decode(output, &self.ipc_limits, states.num_rows());
