@@ -17,5 +17,3 @@ mod observability;
 mod scale;
 #[cfg(all(feature = "datafusion", any(feature = "wasmtime", feature = "extism")))]
 mod sql;
-#[cfg(all(feature = "datafusion", any(feature = "wasmtime", feature = "extism")))]
-mod sql_aggregates;

@@ -2,7 +2,7 @@
 //! results equal a native implementation on the same data (nulls, literals, empty input,
 //! several partitions), a broken UDF fails its query with the plugin's error while the session
 //! keeps working, a dropped query interrupts its calls, and calls take their memory from the
-//! session's pool.
+//! session's pool. Aggregates are in `aggregates`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use plugrt::datafusion::datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use plugrt::datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::common::{fixture, flavours, runtime};
+
+mod aggregates;
 
 fn tokio() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()

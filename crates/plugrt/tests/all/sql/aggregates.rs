@@ -15,11 +15,8 @@ use plugrt::datafusion::datafusion::prelude::{ParquetReadOptions, SessionConfig,
 use plugrt::datafusion::{Naming, UdfPlugin};
 use plugrt::{AggregateOp, CallOptions, Description, Error, Limits, Plugin};
 
+use super::{query, tokio};
 use crate::common::{fixture, flavours, runtime};
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
 
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
@@ -58,15 +55,6 @@ fn parquet(tag: &str, files: i64, rows_each: i64, groups: i64) -> PathBuf {
 
 fn session(partitions: usize) -> SessionContext {
     SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions).with_batch_size(4096))
-}
-
-fn query(rt: &tokio::runtime::Runtime, ctx: &SessionContext, sql: &str) -> Result<RecordBatch, String> {
-    rt.block_on(async {
-        let frame = ctx.sql(sql).await.map_err(|e| e.to_string())?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await.map_err(|e| e.to_string())?;
-        arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| e.to_string())
-    })
 }
 
 /// Asserts that columns `a` and `b` of `batch` are equal, row by row.
