@@ -1,4 +1,4 @@
-//! `plugrt sql [--plugin PATH]... [--plugins DIR]... [--table NAME=FILE]... [--metrics] SQL`.
+//! `plugrt sql [--plugin PATH]... [--plugins DIR]... [--table NAME=FILE]... [--metrics] [--ballista] SQL`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,8 +7,8 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use clap::Args;
 use plugrt::Outcome;
-use plugrt::datafusion::Naming;
 use plugrt::datafusion::datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use plugrt::datafusion::{CodecOptions, Naming};
 
 use crate::{Ceilings, show};
 
@@ -35,6 +35,10 @@ pub struct SqlArgs {
     /// After the result, print each function's calls, outcomes and times.
     #[arg(long)]
     metrics: bool,
+    /// Run the query on Ballista (a scheduler and an executor started in this process): the
+    /// plans travel through plugrt's codecs, the UDFs run on the executor.
+    #[arg(long)]
+    ballista: bool,
 }
 
 pub fn run(ceilings: Ceilings, args: SqlArgs) -> Result<(), String> {
@@ -52,11 +56,17 @@ pub fn run(ceilings: Ceilings, args: SqlArgs) -> Result<(), String> {
     if let Some(n) = args.partitions {
         config = config.with_target_partitions(n.max(1));
     }
-    let ctx = SessionContext::new_with_config(config);
     let naming = if args.prefixed { Naming::Prefixed } else { Naming::Declared };
-    runtime.register_udfs(&ctx, naming);
-
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let ctx = if args.ballista {
+        let session = runtime.ballista_standalone(config, naming, CodecOptions::default());
+        tokio.block_on(session).map_err(|e| format!("cannot start Ballista: {e}"))?
+    } else {
+        let ctx = SessionContext::new_with_config(config);
+        runtime.register_udfs(&ctx, naming);
+        ctx
+    };
+
     let started = Instant::now();
     let batches: Vec<RecordBatch> = tokio.block_on(async {
         for table in &args.tables {

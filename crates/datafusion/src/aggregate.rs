@@ -15,41 +15,53 @@ use arrow_buffer::{BooleanBuffer, MutableBuffer, NullBuffer};
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::execution::memory_pool::MemoryReservation;
+use datafusion::execution::memory_pool::{MemoryPool, MemoryReservation};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature};
-use plugrt_contract::{AggregateOp, CallOptions};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature};
+use plugrt_contract::{AggregateOp, AggregateSignature, CallOptions};
 
 use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, plugin_error};
 
 /// One declared aggregate of one plugin, as DataFusion sees it.
-pub(crate) struct PluginUdaf<P> {
-    pub(crate) origin: Origin<P>,
+pub(crate) struct PluginUdaf {
+    pub(crate) origin: Origin,
     pub(crate) state: Vec<FieldRef>,
 }
 
-impl<P> fmt::Debug for PluginUdaf<P> {
+impl fmt::Debug for PluginUdaf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PluginUdaf").field(&self.origin).finish()
     }
 }
 
-impl<P> PartialEq for PluginUdaf<P> {
+impl PartialEq for PluginUdaf {
     fn eq(&self, other: &Self) -> bool {
         self.origin == other.origin && self.state == other.state
     }
 }
 
-impl<P> Eq for PluginUdaf<P> {}
+impl Eq for PluginUdaf {}
 
-impl<P> Hash for PluginUdaf<P> {
+impl Hash for PluginUdaf {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.origin.hash(state);
     }
 }
 
-impl<P: UdfPlugin> PluginUdaf<P> {
-    fn states(&self, distinct: bool) -> Result<GroupStates<P>> {
+impl PluginUdaf {
+    /// The aggregate UDF `name` stepping aggregate `a` of `plugin`, its steps' memory from
+    /// `memory`.
+    pub(crate) fn udaf(
+        plugin: &Arc<dyn UdfPlugin>,
+        name: String,
+        a: &AggregateSignature,
+        memory: &Arc<dyn MemoryPool>,
+    ) -> AggregateUDF {
+        let origin = Origin::new(plugin, name, memory, &a.name, &a.args, &a.returns, a.volatility);
+        AggregateUDF::new_from_impl(PluginUdaf { origin, state: a.state.clone() })
+    }
+
+    fn states(&self, distinct: bool) -> Result<GroupStates> {
         if distinct {
             return Err(DataFusionError::NotImplemented(format!(
                 "DISTINCT is not supported for plugin aggregates (`{}` of plugin `{}`)",
@@ -60,7 +72,7 @@ impl<P: UdfPlugin> PluginUdaf<P> {
     }
 }
 
-impl<P: UdfPlugin> AggregateUDFImpl for PluginUdaf<P> {
+impl AggregateUDFImpl for PluginUdaf {
     fn name(&self) -> &str {
         &self.origin.name
     }
@@ -98,8 +110,8 @@ impl<P: UdfPlugin> AggregateUDFImpl for PluginUdaf<P> {
 }
 
 /// Every group's state, as the guest last answered it, and the plugin that steps them.
-struct GroupStates<P> {
-    plugin: Arc<P>,
+struct GroupStates {
+    plugin: Arc<dyn UdfPlugin>,
     function: String,
     schema: SchemaRef,
     returns: DataType,
@@ -164,8 +176,8 @@ impl DenseField {
 /// Rows beyond twice the live groups a chunked store keeps before it compacts.
 const SLACK_ROWS: usize = 8192;
 
-impl<P: UdfPlugin> GroupStates<P> {
-    fn new(udaf: &PluginUdaf<P>) -> Self {
+impl GroupStates {
+    fn new(udaf: &PluginUdaf) -> Self {
         let schema = Arc::new(Schema::new(udaf.state.clone()));
         let widths: Option<Vec<usize>> = udaf.state.iter().map(|f| f.data_type().primitive_width()).collect();
         let store = match widths {
@@ -449,11 +461,11 @@ fn emitted(emit_to: EmitTo, groups: usize) -> usize {
 
 /// The grouped accumulator: one guest call per batch of rows (`update`) or of partial states
 /// (`merge`), whatever the number of groups.
-struct PluginGroupsAccumulator<P> {
-    states: GroupStates<P>,
+struct PluginGroupsAccumulator {
+    states: GroupStates,
 }
 
-impl<P: UdfPlugin> GroupsAccumulator for PluginGroupsAccumulator<P> {
+impl GroupsAccumulator for PluginGroupsAccumulator {
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -489,17 +501,17 @@ impl<P: UdfPlugin> GroupsAccumulator for PluginGroupsAccumulator<P> {
 }
 
 /// The ungrouped accumulator: one group, the same steps.
-struct PluginAccumulator<P> {
-    states: GroupStates<P>,
+struct PluginAccumulator {
+    states: GroupStates,
 }
 
-impl<P: UdfPlugin> fmt::Debug for PluginAccumulator<P> {
+impl fmt::Debug for PluginAccumulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PluginAccumulator").field("function", &self.states.function).finish_non_exhaustive()
     }
 }
 
-impl<P: UdfPlugin> Accumulator for PluginAccumulator<P> {
+impl Accumulator for PluginAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let rows = values.first().map_or(0, |v| v.len());
         self.states.step(AggregateOp::Update, values, &vec![0; rows], None, 1)
@@ -533,98 +545,17 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use arrow_array::{Int64Array, StringArray};
-    use datafusion::execution::memory_pool::{MemoryPool, UnboundedMemoryPool};
-    use plugrt_contract::{AggregateSignature, Description, Error, Limits, Volatility};
+    use datafusion::execution::memory_pool::UnboundedMemoryPool;
 
     use super::*;
-    use crate::Naming;
+    use crate::fake::{Fake, column, description, fold, texts};
 
-    struct Fake;
-
-    fn description() -> Description {
-        let aggregate = |name: &str, ty: DataType| AggregateSignature {
-            name: name.into(),
-            args: vec![ty.clone()],
-            returns: ty.clone(),
-            state: vec![Arc::new(Field::new("acc", ty, true))],
-            volatility: Volatility::Immutable,
-        };
-        Description {
-            contract: "plugrt:udf@0.2.0".into(),
-            name: "fake".into(),
-            version: "1".into(),
-            functions: Vec::new(),
-            aggregates: vec![aggregate("sum", DataType::Int64), aggregate("cat", DataType::Utf8)],
-            capabilities: Vec::new(),
-        }
-    }
-
-    /// A state or value as text, so that one fold serves both aggregates.
-    fn texts(column: &ArrayRef) -> Vec<Option<String>> {
-        if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
-            ints.iter().map(|v| v.map(|v| v.to_string())).collect()
-        } else {
-            let strings = column.as_any().downcast_ref::<StringArray>().expect("Int64 or Utf8");
-            strings.iter().map(|v| v.map(str::to_owned)).collect()
-        }
-    }
-
-    fn fold(function: &str, acc: Option<String>, value: &str) -> String {
-        match (function, acc) {
-            (_, None) => value.to_owned(),
-            ("sum", Some(acc)) => (acc.parse::<i64>().unwrap() + value.parse::<i64>().unwrap()).to_string(),
-            (_, Some(acc)) => format!("{acc},{value}"),
-        }
-    }
-
-    fn column(function: &str, values: Vec<Option<String>>) -> ArrayRef {
-        match function {
-            "sum" => {
-                Arc::new(values.iter().map(|v| v.as_ref().map(|v| v.parse::<i64>().unwrap())).collect::<Int64Array>())
-            }
-            _ => Arc::new(values.into_iter().collect::<StringArray>()),
-        }
-    }
-
-    impl UdfPlugin for Fake {
-        fn description(&self) -> Arc<Description> {
-            Arc::new(description())
-        }
-        fn limits(&self) -> Limits {
-            Limits::default()
-        }
-        fn call(&self, _: &str, _: &RecordBatch, _: &CallOptions) -> Result<ArrayRef, Error> {
-            unreachable!("no scalar functions")
-        }
-        fn aggregate(
-            &self,
-            function: &str,
-            op: AggregateOp,
-            states: &RecordBatch,
-            rows: Option<&RecordBatch>,
-            _: &CallOptions,
-        ) -> Result<RecordBatch, Error> {
-            let mut acc = texts(states.column(0));
-            if let Some(rows) = rows {
-                let groups = rows.column(0).as_any().downcast_ref::<UInt32Array>().unwrap();
-                for (g, value) in groups.values().iter().zip(texts(rows.column(1))) {
-                    if let Some(value) = value {
-                        let g = *g as usize;
-                        acc[g] = Some(fold(function, acc[g].take(), &value));
-                    }
-                }
-            }
-            let name = if op == AggregateOp::Finish { "result" } else { "acc" };
-            Ok(RecordBatch::try_from_iter([(name, column(function, acc))]).unwrap())
-        }
-    }
-
-    fn accumulator(function: &str) -> PluginGroupsAccumulator<Fake> {
+    fn accumulator(function: &str) -> PluginGroupsAccumulator {
         let d = description();
         let a = d.aggregate(function).unwrap();
         let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
-        let origin = Origin::new(&Arc::new(Fake), Naming::Declared, &pool, &a.name, &a.args, &a.returns, a.volatility);
+        let plugin: Arc<dyn UdfPlugin> = Arc::new(Fake::new("1"));
+        let origin = Origin::new(&plugin, a.name.clone(), &pool, &a.name, &a.args, &a.returns, a.volatility);
         let udaf = PluginUdaf { origin, state: a.state.clone() };
         PluginGroupsAccumulator { states: udaf.states(false).unwrap() }
     }
@@ -633,7 +564,7 @@ mod tests {
 
     /// 300 batches of 100 rows; row `i` goes to group `i * 7 % 250` (each batch touches 100
     /// groups, spread out), every 13th row is filtered out; returns what each group must hold.
-    fn feed(function: &str, acc: &mut PluginGroupsAccumulator<Fake>) -> BTreeMap<usize, String> {
+    fn feed(function: &str, acc: &mut PluginGroupsAccumulator) -> BTreeMap<usize, String> {
         let mut want: BTreeMap<usize, String> = BTreeMap::new();
         for batch in 0..300usize {
             let rows: Vec<usize> = (batch * 100..batch * 100 + 100).collect();

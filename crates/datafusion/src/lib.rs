@@ -82,12 +82,20 @@ use datafusion::logical_expr::{
 use plugrt_contract::{AggregateOp, CallMemory, CallOptions, CancelToken, Description, Error, Limits, Volatility};
 
 mod aggregate;
+#[cfg(feature = "ballista")]
+pub mod ballista;
 mod cancel;
+pub mod codec;
+#[cfg(test)]
+mod fake;
 
 pub use cancel::{CancellableStream, QueryCancel, collect, execute_stream};
+pub use codec::{CodecError, CodecOptions, PluginCatalog, PluginCodec, PluginIdentity};
 
 /// The DataFusion this crate is built against, for hosts that want the same version.
 pub use datafusion;
+/// The datafusion-proto (plan serialization) the codecs implement.
+pub use datafusion_proto;
 
 /// What a plugin must offer to be registered: its description, its limits, a call and an
 /// aggregate step. The `plugrt` crate's `Plugin` implements it (feature `datafusion`); so can
@@ -110,6 +118,9 @@ pub trait UdfPlugin: Send + Sync + 'static {
         rows: Option<&RecordBatch>,
         options: &CallOptions,
     ) -> Result<RecordBatch, Error>;
+    /// Who it is, for plans shipped to other processes: its name, version and the SHA-256 of
+    /// the bytes it was loaded from (and those bytes, if it kept them). See [`codec`].
+    fn identity(&self) -> PluginIdentity;
 }
 
 /// How registered functions are named in SQL. A plugin aggregate named like one of
@@ -128,7 +139,7 @@ pub enum Naming {
 /// Registers every function `plugin` declares, scalar functions as scalar UDFs and aggregates
 /// as aggregate UDFs of `ctx`, their calls' memory taken from `ctx`'s memory pool; returns the
 /// SQL names (scalars first).
-pub fn register<P: UdfPlugin>(ctx: &SessionContext, plugin: Arc<P>, naming: Naming) -> Vec<String> {
+pub fn register(ctx: &SessionContext, plugin: Arc<dyn UdfPlugin>, naming: Naming) -> Vec<String> {
     let memory = ctx.runtime_env().memory_pool.clone();
     let mut names = Vec::new();
     for udf in udfs(plugin.clone(), naming, &memory) {
@@ -160,14 +171,14 @@ fn sql_name(naming: Naming, plugin: &str, function: &str) -> String {
 /// The aggregate UDFs of every aggregate `plugin` declares (contract 0.2.0), for a host that
 /// registers them itself; their steps' memory is taken from `memory`. See the crate docs for
 /// how a query drives them.
-pub fn udafs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<AggregateUDF> {
+pub fn udafs(plugin: Arc<dyn UdfPlugin>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<AggregateUDF> {
     let description = plugin.description();
     description
         .aggregates
         .iter()
         .map(|a| {
-            let origin = Origin::new(&plugin, naming, memory, &a.name, &a.args, &a.returns, a.volatility);
-            AggregateUDF::new_from_impl(aggregate::PluginUdaf { origin, state: a.state.clone() })
+            let name = sql_name(naming, &description.name, &a.name);
+            aggregate::PluginUdaf::udaf(&plugin, name, a, memory)
         })
         .collect()
 }
@@ -184,14 +195,14 @@ fn plugin_error(e: Error) -> DataFusionError {
 /// The scalar UDFs of every scalar function `plugin` declares, for a host that registers them itself;
 /// their calls' memory is taken from `memory` (give the session's pool, or an
 /// `UnboundedMemoryPool` not to account for it).
-pub fn udfs<P: UdfPlugin>(plugin: Arc<P>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<ScalarUDF> {
+pub fn udfs(plugin: Arc<dyn UdfPlugin>, naming: Naming, memory: &Arc<dyn MemoryPool>) -> Vec<ScalarUDF> {
     let description = plugin.description();
     description
         .functions
         .iter()
         .map(|f| {
-            let origin = Origin::new(&plugin, naming, memory, &f.name, &f.args, &f.returns, f.volatility);
-            ScalarUDF::new_from_impl(PluginUdf { origin })
+            let name = sql_name(naming, &description.name, &f.name);
+            PluginUdf::udf(&plugin, name, f, memory)
         })
         .collect()
 }
@@ -212,21 +223,21 @@ pub fn chunk_rows(rows: usize, bytes: usize, limits: &Limits) -> usize {
 /// What a registered plugin function is, scalar or aggregate: its SQL name, the plugin and
 /// function it calls, its DataFusion signature and return type, and the memory consumer its
 /// calls take their reservations from. Two are equal when their names, origin and types are.
-struct Origin<P> {
+struct Origin {
     name: String,
     plugin_name: String,
     function: String,
     signature: Signature,
     returns: DataType,
-    plugin: Arc<P>,
+    plugin: Arc<dyn UdfPlugin>,
     /// Empty; each call takes a new reservation of the same consumer from it.
     memory: MemoryReservation,
 }
 
-impl<P: UdfPlugin> Origin<P> {
+impl Origin {
     fn new(
-        plugin: &Arc<P>,
-        naming: Naming,
+        plugin: &Arc<dyn UdfPlugin>,
+        name: String,
         memory: &Arc<dyn MemoryPool>,
         function: &str,
         args: &[DataType],
@@ -236,7 +247,7 @@ impl<P: UdfPlugin> Origin<P> {
         let plugin_name = plugin.description().name.clone();
         let consumer = format!("plugrt {plugin_name}.{function}");
         Origin {
-            name: sql_name(naming, &plugin_name, function),
+            name,
             function: function.to_owned(),
             signature: Signature::exact(args.to_vec(), volatility(declared)),
             returns: returns.clone(),
@@ -247,13 +258,13 @@ impl<P: UdfPlugin> Origin<P> {
     }
 }
 
-impl<P> Origin<P> {
+impl Origin {
     fn key(&self) -> (&str, &str, &str, &Signature, &DataType) {
         (&self.name, &self.plugin_name, &self.function, &self.signature, &self.returns)
     }
 }
 
-impl<P> fmt::Debug for Origin<P> {
+impl fmt::Debug for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Origin")
             .field("name", &self.name)
@@ -263,15 +274,15 @@ impl<P> fmt::Debug for Origin<P> {
     }
 }
 
-impl<P> PartialEq for Origin<P> {
+impl PartialEq for Origin {
     fn eq(&self, other: &Self) -> bool {
         self.key() == other.key()
     }
 }
 
-impl<P> Eq for Origin<P> {}
+impl Eq for Origin {}
 
-impl<P> Hash for Origin<P> {
+impl Hash for Origin {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.key().hash(state);
     }
@@ -279,25 +290,25 @@ impl<P> Hash for Origin<P> {
 
 /// One declared scalar function of one plugin, as DataFusion sees it. (Its `Debug`, `Eq` and
 /// `Hash` are written out: derived ones would ask the same of the plugin type.)
-struct PluginUdf<P> {
-    origin: Origin<P>,
+struct PluginUdf {
+    origin: Origin,
 }
 
-impl<P> fmt::Debug for PluginUdf<P> {
+impl fmt::Debug for PluginUdf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PluginUdf").field(&self.origin).finish()
     }
 }
 
-impl<P> PartialEq for PluginUdf<P> {
+impl PartialEq for PluginUdf {
     fn eq(&self, other: &Self) -> bool {
         self.origin == other.origin
     }
 }
 
-impl<P> Eq for PluginUdf<P> {}
+impl Eq for PluginUdf {}
 
-impl<P> Hash for PluginUdf<P> {
+impl Hash for PluginUdf {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.origin.hash(state);
     }
@@ -315,7 +326,21 @@ impl CallMemory for CallReservation {
     }
 }
 
-impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
+impl PluginUdf {
+    /// The scalar UDF `name` calling `function` of `plugin`, its calls' memory from `memory`.
+    fn udf(
+        plugin: &Arc<dyn UdfPlugin>,
+        name: String,
+        function: &plugrt_contract::Signature,
+        memory: &Arc<dyn MemoryPool>,
+    ) -> ScalarUDF {
+        let f = function;
+        let origin = Origin::new(plugin, name, memory, &f.name, &f.args, &f.returns, f.volatility);
+        ScalarUDF::new_from_impl(PluginUdf { origin })
+    }
+}
+
+impl ScalarUDFImpl for PluginUdf {
     fn name(&self) -> &str {
         &self.origin.name
     }
@@ -342,7 +367,7 @@ impl<P: UdfPlugin> ScalarUDFImpl for PluginUdf<P> {
     }
 }
 
-impl<P: UdfPlugin> PluginUdf<P> {
+impl PluginUdf {
     /// Calls the plugin on `columns` (`rows` rows), in as many calls as its limits need.
     fn call_chunked(&self, columns: &[ArrayRef], rows: usize, cancel: Option<CancelToken>) -> Result<ArrayRef> {
         if rows == 0 {

@@ -18,7 +18,7 @@ use plugrt::datafusion::datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use plugrt::datafusion::datafusion::prelude::{SessionConfig, SessionContext};
-use plugrt::datafusion::{Naming, UdfPlugin};
+use plugrt::datafusion::{Naming, PluginIdentity, UdfPlugin};
 
 const ROWS: i64 = 10_000_000;
 const BATCH: i64 = 8192;
@@ -152,6 +152,9 @@ impl UdfPlugin for Counting {
     ) -> Result<RecordBatch, plugrt::Error> {
         self.steps[op.code() as usize].fetch_add(1, Ordering::Relaxed);
         self.inner.aggregate_reported(function, op, states, rows, options).0
+    }
+    fn identity(&self) -> PluginIdentity {
+        UdfPlugin::identity(&self.inner)
     }
 }
 

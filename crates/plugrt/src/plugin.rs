@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
+use parking_lot::RwLock;
 use plugrt_contract::{AggregateOp, Allocator, CallOptions, CallReport, Description, Error, Limits, Loader};
 use plugrt_pool::{CloseReport, MetricsSnapshot};
+use sha2::{Digest, Sha256};
 
 use crate::stats::PluginStats;
 use crate::{Flavour, FunctionMetrics};
@@ -78,13 +80,28 @@ pub struct Plugin {
     inner: Arc<dyn AnyPlugin>,
     flavour: Flavour,
     stats: Arc<PluginStats>,
+    /// The bytes of the version loaded now: their hash, and themselves if kept. A reload
+    /// swaps the version while holding it, so hash and description always agree.
+    source: Arc<RwLock<Source>>,
+}
+
+/// What a plugin knows of the bytes it was loaded from.
+pub(crate) struct Source {
+    sha256: [u8; 32],
+    bytes: Option<Arc<[u8]>>,
+}
+
+impl Source {
+    pub(crate) fn of(bytes: &[u8], keep: bool) -> Source {
+        Source { sha256: Sha256::digest(bytes).into(), bytes: keep.then(|| Arc::from(bytes)) }
+    }
 }
 
 impl Plugin {
     #[cfg_attr(not(any(feature = "wasmtime", feature = "extism")), allow(dead_code))]
-    pub(crate) fn new<L: Loader>(plugin: plugrt_contract::Plugin<L>, flavour: Flavour) -> Plugin {
+    pub(crate) fn new<L: Loader>(plugin: plugrt_contract::Plugin<L>, flavour: Flavour, source: Source) -> Plugin {
         let stats = Arc::new(PluginStats::new(&plugin.description()));
-        Plugin { inner: Arc::new(plugin), flavour, stats }
+        Plugin { inner: Arc::new(plugin), flavour, stats, source: Arc::new(RwLock::new(source)) }
     }
 
     /// Calls `function` on `batch` (its columns are the arguments, in declared order) and
@@ -209,9 +226,36 @@ impl Plugin {
     /// Swaps in a new version of the same name and flavour, loaded and checked first; calls
     /// already running finish on the old one. See [`crate::Runtime::reload`].
     pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
+        let mut source = self.source.write();
         self.inner.reload(bytes)?;
+        *source = Source::of(bytes, source.bytes.is_some());
         self.stats.declare(&self.inner.description());
         Ok(())
+    }
+
+    /// SHA-256 of the bytes the version loaded now came from (what `sha256sum` gives for
+    /// its file). Plans shipped to other processes name plugins by it.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.source.read().sha256
+    }
+
+    /// The bytes the version loaded now came from, if the runtime keeps them
+    /// ([`RuntimeBuilder::keep_bytes`](crate::RuntimeBuilder::keep_bytes)); `None` otherwise.
+    pub fn bytes(&self) -> Option<Arc<[u8]>> {
+        self.source.read().bytes.clone()
+    }
+
+    /// Name, version, hash and kept bytes, read together (a reload cannot come between).
+    #[cfg(feature = "datafusion")]
+    pub(crate) fn identity(&self) -> plugrt_datafusion::PluginIdentity {
+        let source = self.source.read();
+        let description = self.inner.description();
+        plugrt_datafusion::PluginIdentity {
+            name: description.name.clone(),
+            version: description.version.clone(),
+            sha256: source.sha256,
+            bytes: source.bytes.clone(),
+        }
     }
 
     /// Stops new calls (they fail with `Error::Closed`) and waits up to `drain` for calls in

@@ -11,6 +11,7 @@ use plugrt_contract::{Error, Limits, LoadOptions, PreWarm, Reuse, Volatility};
 use plugrt_pool::{Budget, BudgetStatus, CloseReport};
 
 use crate::loaders::{self, FlavourLoader};
+use crate::plugin::Source;
 use crate::{Flavour, Plugin};
 
 /// Default [`RuntimeBuilder::max_instances`]: live instances of all plugins at once.
@@ -45,6 +46,7 @@ pub struct RuntimeBuilder {
     pub(crate) reuse: Reuse,
     pub(crate) keep_resident: Option<usize>,
     pub(crate) resident_budget: Option<usize>,
+    pub(crate) keep_bytes: bool,
 }
 
 impl Default for RuntimeBuilder {
@@ -59,6 +61,7 @@ impl Default for RuntimeBuilder {
             reuse: Reuse::Never,
             keep_resident: None,
             resident_budget: None,
+            keep_bytes: false,
         }
     }
 }
@@ -128,6 +131,15 @@ impl RuntimeBuilder {
     /// `RuntimeConfig::resident_budget`.
     pub fn resident_budget(mut self, bytes: usize) -> Self {
         self.resident_budget = Some(bytes);
+        self
+    }
+
+    /// Keeps each plugin's wasm bytes in memory after loading it ([`Plugin::bytes`]), as
+    /// self-contained plans need (the DataFusion codecs' `CodecOptions::self_contained`).
+    /// Off by default: a plugin keeps only the SHA-256 of its bytes, and memory holds no second
+    /// copy of them (the JS guest's are 5.4 MB).
+    pub fn keep_bytes(mut self, on: bool) -> Self {
+        self.keep_bytes = on;
         self
     }
 
@@ -206,7 +218,7 @@ impl Runtime {
     }
 
     /// The default load options: the builder's pre-warm and reuse, the ceilings as limits.
-    fn options(&self, label: Option<String>) -> LoadOptions {
+    pub(crate) fn options(&self, label: Option<String>) -> LoadOptions {
         let builder = &self.inner.settings.builder;
         LoadOptions { label, limits: None, pre_warm: builder.pre_warm, reuse: builder.reuse }
     }
@@ -235,12 +247,7 @@ impl Runtime {
     /// first); the plugin loaded meanwhile is dropped.
     pub fn load_with(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
         let label = options.label().to_owned();
-        let flavour = Flavour::detect(bytes).map_err(|message| Error::Load { plugin: label.clone(), message })?;
-        let loader = match flavour {
-            Flavour::Component => &self.inner.component,
-            Flavour::Extism => &self.inner.extism,
-        };
-        let plugin = loader.load(bytes, options)?;
+        let plugin = self.load_unregistered(bytes, options)?;
         let name = plugin.name();
         let mut plugins = self.inner.plugins.write();
         if plugins.contains_key(&name) {
@@ -253,6 +260,17 @@ impl Runtime {
         }
         plugins.insert(name, plugin.clone());
         Ok(plugin)
+    }
+
+    /// Loads a plugin with the loader of its flavour, without registering it.
+    pub(crate) fn load_unregistered(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+        let label = options.label().to_owned();
+        let flavour = Flavour::detect(bytes).map_err(|message| Error::Load { plugin: label, message })?;
+        let loader = match flavour {
+            Flavour::Component => &self.inner.component,
+            Flavour::Extism => &self.inner.extism,
+        };
+        loader.load(bytes, options, Source::of(bytes, self.inner.settings.builder.keep_bytes))
     }
 
     /// Loads every `*.wasm` file of `dir` (other files are ignored), in name order. A file

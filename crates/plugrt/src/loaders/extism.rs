@@ -3,11 +3,12 @@
 use plugrt_contract::{Error, LoadOptions};
 
 use super::FlavourLoader;
+use crate::plugin::Source;
 use crate::{Flavour, Plugin, Settings};
 
 impl FlavourLoader for plugrt_extism::Runtime {
-    fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
-        plugrt_extism::Runtime::load(self, bytes, options).map(|p| Plugin::new(p, Flavour::Extism))
+    fn load(&self, bytes: &[u8], options: LoadOptions, source: Source) -> Result<Plugin, Error> {
+        plugrt_extism::Runtime::load(self, bytes, options).map(|p| Plugin::new(p, Flavour::Extism, source))
     }
 }
 

@@ -4,13 +4,14 @@
 use plugrt_contract::{Error, LoadOptions};
 
 use super::FlavourLoader;
+use crate::plugin::Source;
 use crate::{Flavour, Plugin};
 
 /// Refuses every plugin of its flavour, naming the Cargo feature that would load it.
 pub(crate) struct Missing(pub(crate) Flavour);
 
 impl FlavourLoader for Missing {
-    fn load(&self, _: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
+    fn load(&self, _: &[u8], options: LoadOptions, _: Source) -> Result<Plugin, Error> {
         Err(Error::Load {
             plugin: options.label().to_owned(),
             message: format!(

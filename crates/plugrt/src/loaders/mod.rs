@@ -5,6 +5,7 @@
 use plugrt_contract::{Error, LoadOptions};
 
 use crate::Plugin;
+use crate::plugin::Source;
 
 #[cfg(feature = "extism")]
 mod extism;
@@ -14,7 +15,8 @@ mod wasmtime;
 
 /// Loads plugins of one flavour.
 pub(crate) trait FlavourLoader: Send + Sync {
-    fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error>;
+    /// Loads `bytes`; `source` is what the plugin is to know of them.
+    fn load(&self, bytes: &[u8], options: LoadOptions, source: Source) -> Result<Plugin, Error>;
 
     /// Bytes of idle memory the loader's engine keeps resident for the next instances.
     fn resident_bytes(&self) -> usize {

@@ -3,11 +3,12 @@
 use plugrt_contract::{Error, LoadOptions};
 
 use super::FlavourLoader;
+use crate::plugin::Source;
 use crate::{Flavour, Plugin, Settings};
 
 impl FlavourLoader for plugrt_wasmtime::Runtime {
-    fn load(&self, bytes: &[u8], options: LoadOptions) -> Result<Plugin, Error> {
-        plugrt_wasmtime::Runtime::load(self, bytes, options).map(|p| Plugin::new(p, Flavour::Component))
+    fn load(&self, bytes: &[u8], options: LoadOptions, source: Source) -> Result<Plugin, Error> {
+        plugrt_wasmtime::Runtime::load(self, bytes, options).map(|p| Plugin::new(p, Flavour::Component, source))
     }
 
     fn resident_bytes(&self) -> usize {

@@ -22,6 +22,7 @@ use plugrt::datafusion::datafusion::prelude::{SessionConfig, SessionContext};
 use crate::common::{fixture, flavours, runtime};
 
 mod aggregates;
+mod distributed;
 
 fn tokio() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()

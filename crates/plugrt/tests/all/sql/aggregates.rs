@@ -12,7 +12,7 @@ use arrow_schema::{DataType, Field, Schema};
 use plugrt::datafusion::datafusion::datasource::MemTable;
 use plugrt::datafusion::datafusion::parquet::arrow::ArrowWriter;
 use plugrt::datafusion::datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use plugrt::datafusion::{Naming, UdfPlugin};
+use plugrt::datafusion::{Naming, PluginIdentity, UdfPlugin};
 use plugrt::{AggregateOp, CallOptions, Description, Error, Limits, Plugin};
 
 use super::{query, tokio};
@@ -184,6 +184,9 @@ impl UdfPlugin for Counting {
     ) -> Result<RecordBatch, Error> {
         self.steps[op.code() as usize].fetch_add(1, Ordering::Relaxed);
         UdfPlugin::aggregate(&self.inner, function, op, states, rows, options)
+    }
+    fn identity(&self) -> PluginIdentity {
+        UdfPlugin::identity(&self.inner)
     }
 }
 

@@ -1,0 +1,1042 @@
+//! Plugin UDFs in plans that leave the process: DataFusion extension codecs
+//! (`datafusion-proto`) that carry every plugrt UDF, scalar and aggregate, as *which plugin,
+//! which version, which bytes* and rebuild it on the receiving side from the very same
+//! plugin, or fail.
+//!
+//! A UDF travels as a small payload (see [`PluginCodec`] for its layout): the plugin's name
+//! and version, the SHA-256 of the bytes it was loaded from, the function's name, and, when
+//! [`CodecOptions::self_contained`] is on, the plugin's bytes themselves. Decoding finds the
+//! plugin in the receiving side's [`PluginCatalog`] by name and takes it only if its hash is
+//! the plan's; otherwise it loads the plan's bytes (after checking they hash to what the plan
+//! says). A missing plugin, another version under the same name, altered bytes or a
+//! malformed payload is a [`CodecError`] naming the plugin, never a panic and never a
+//! silently different function.
+//!
+//! Each codec wraps another one (DataFusion's default, or Ballista's) and hands it every
+//! UDF that is not a plugin's and every plan node, table provider and file format.
+//!
+//! What it does not do: it does not ship plugins to a receiving side that has neither the
+//! plugin nor a self-contained plan, register the plugins it loads from plans in the catalog
+//! (they are held by the codec, keyed by hash), or de-duplicate bytes across the UDFs of one
+//! plan: a self-contained plan carries one copy of the plugin per UDF expression.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::common::{DataFusionError, Result, TableReference};
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::MemoryPool;
+use datafusion::logical_expr::{AggregateUDF, Extension, HigherOrderUDF, LogicalPlan, ScalarUDF, WindowUDF};
+use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
+use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use parking_lot::Mutex;
+use plugrt_contract::Error;
+use sha2::{Digest, Sha256};
+
+use crate::aggregate::PluginUdaf;
+use crate::{PluginUdf, UdfPlugin};
+
+/// Who a plugin is, as plans name it: its `describe` name and version, the SHA-256 of the
+/// bytes it was loaded from and, if it kept them, those bytes (needed for self-contained
+/// plans).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PluginIdentity {
+    /// The plugin's name.
+    pub name: String,
+    /// Its version text.
+    pub version: String,
+    /// SHA-256 of its wasm bytes.
+    pub sha256: [u8; 32],
+    /// The wasm bytes, when the plugin was loaded keeping them.
+    pub bytes: Option<Arc<[u8]>>,
+}
+
+impl PluginIdentity {
+    /// The identity of a plugin loaded from `bytes`; keeps the bytes only if `keep`.
+    pub fn of(name: impl Into<String>, version: impl Into<String>, bytes: &[u8], keep: bool) -> Self {
+        PluginIdentity {
+            name: name.into(),
+            version: version.into(),
+            sha256: sha256(bytes),
+            bytes: keep.then(|| Arc::from(bytes)),
+        }
+    }
+
+    /// The hash as 64 lowercase hex digits (what `sha256sum` prints for the file).
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.sha256)
+    }
+}
+
+impl fmt::Debug for PluginIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginIdentity")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("sha256", &self.sha256_hex())
+            .field("bytes", &self.bytes.as_ref().map(|b| b.len()))
+            .finish()
+    }
+}
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a receiving side finds the plugins a plan names. The `plugrt` crate's `Runtime`
+/// implements it (feature `datafusion`).
+pub trait PluginCatalog: Send + Sync + 'static {
+    /// The plugin registered under `name`, if any (the codec then checks its hash).
+    fn plugin(&self, name: &str) -> Option<Arc<dyn UdfPlugin>>;
+    /// Loads a plugin from a self-contained plan's bytes, already checked against the plan's
+    /// hash. The codec keeps what this returns; it need not be registered by name.
+    fn load(&self, bytes: &[u8]) -> Result<Arc<dyn UdfPlugin>, Error>;
+}
+
+/// Default [`CodecOptions::max_payload_bytes`]: 64 MiB, twelve times the largest guest this
+/// project builds (the JS guest, 5.4 MB with its QuickJS engine).
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 << 20;
+
+/// Plugins loaded from self-contained plans that a codec keeps, keyed by hash; beyond it,
+/// the oldest is dropped (UDFs already decoded keep theirs).
+pub const PLAN_PLUGINS_KEPT: usize = 64;
+
+/// How a [`PluginCodec`] encodes and what it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodecOptions {
+    /// Put each plugin's bytes in the plan, so that a receiving side without the plugin can
+    /// load it. Every plugin a plan uses must then have kept its bytes (`plugrt`'s
+    /// `RuntimeBuilder::keep_bytes`). Default: off (plans name plugins by hash only).
+    pub self_contained: bool,
+    /// The largest UDF payload encoded or accepted; a larger one is [`CodecError::TooLarge`].
+    /// Default: [`DEFAULT_MAX_PAYLOAD_BYTES`].
+    pub max_payload_bytes: usize,
+}
+
+impl Default for CodecOptions {
+    fn default() -> Self {
+        CodecOptions { self_contained: false, max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES }
+    }
+}
+
+/// Why a plugin UDF could not go into a plan or come out of one. Every message names the
+/// plugin (or, for a payload too broken to name one, the UDF). Its `Debug` is its message:
+/// datafusion-proto wraps decode errors with `{:?}`, and this is what reaches the user.
+#[derive(thiserror::Error)]
+pub enum CodecError {
+    /// The payload is not one this codec writes, or is cut short or padded.
+    #[error("the plan's payload for UDF `{udf}` is malformed: {reason}")]
+    Malformed {
+        /// The UDF's name in the plan.
+        udf: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The payload is larger than [`CodecOptions::max_payload_bytes`].
+    #[error("the plan's payload for UDF `{udf}` of plugin `{plugin}` is {bytes} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The UDF's name in the plan.
+        udf: String,
+        /// The plugin, when known.
+        plugin: String,
+        /// The payload's size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The receiving side has no plugin of that name and the plan does not carry its bytes.
+    #[error(
+        "plugin `{plugin}` (version {version}, sha256 {sha256}) is not loaded here and the plan does not carry its bytes: load the same file on every executor, or make self-contained plans"
+    )]
+    UnknownPlugin {
+        /// The plugin the plan names.
+        plugin: String,
+        /// Its version in the plan.
+        version: String,
+        /// Its hash in the plan.
+        sha256: String,
+    },
+    /// The receiving side's plugin of that name has other bytes, and the plan does not carry
+    /// the plan's.
+    #[error(
+        "plugin `{plugin}` here is version {found_version} (sha256 {found}), but the plan needs version {version} (sha256 {expected}): load the same file on every executor, or make self-contained plans"
+    )]
+    HashMismatch {
+        /// The plugin.
+        plugin: String,
+        /// The version the plan names.
+        version: String,
+        /// The hash the plan names.
+        expected: String,
+        /// The version found here.
+        found_version: String,
+        /// The hash of the plugin found here.
+        found: String,
+    },
+    /// The plan's bytes do not hash to the plan's hash: the plan was altered.
+    #[error(
+        "the plan's bytes for plugin `{plugin}` hash to {found}, not to the {expected} the plan names: the plan was altered"
+    )]
+    Tampered {
+        /// The plugin.
+        plugin: String,
+        /// The hash the plan names.
+        expected: String,
+        /// The hash of the bytes it carries.
+        found: String,
+    },
+    /// The plugin (with the right hash) declares no such function of that kind.
+    #[error("plugin `{plugin}` (sha256 {sha256}) declares no {kind} `{function}`")]
+    NoSuchFunction {
+        /// The plugin.
+        plugin: String,
+        /// Its hash.
+        sha256: String,
+        /// The function the plan names.
+        function: String,
+        /// `scalar function` or `aggregate`.
+        kind: &'static str,
+    },
+    /// A self-contained plan needs the plugin's bytes, and it did not keep them.
+    #[error(
+        "plugin `{plugin}` did not keep its bytes, so `{function}` cannot go into a self-contained plan: load it keeping them (plugrt's `RuntimeBuilder::keep_bytes`)"
+    )]
+    NoBytes {
+        /// The plugin.
+        plugin: String,
+        /// The function being encoded.
+        function: String,
+    },
+    /// The sender could not encode the UDF (its message). DataFusion's logical plan encoder
+    /// drops encoding errors and would then ship the UDF by name alone, to be taken for
+    /// whatever has that name on the receiving side; the logical codec ships this instead.
+    #[error("the sender could not put UDF `{udf}` into the plan: {message}")]
+    Refused {
+        /// The UDF's name in the plan.
+        udf: String,
+        /// The sender's error.
+        message: String,
+    },
+    /// The plan's bytes did not load, or loaded as another plugin.
+    #[error("the plan's bytes for plugin `{plugin}` did not load: {source}")]
+    Load {
+        /// The plugin the plan names.
+        plugin: String,
+        /// Why.
+        source: Error,
+    },
+}
+
+impl fmt::Debug for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<CodecError> for DataFusionError {
+    fn from(e: CodecError) -> Self {
+        DataFusionError::External(Box::new(e))
+    }
+}
+
+/// What a payload names; the bytes, if any, borrowed from it.
+struct Payload<'a> {
+    kind: Kind,
+    sha256: [u8; 32],
+    plugin: &'a str,
+    version: &'a str,
+    function: &'a str,
+    bytes: Option<&'a [u8]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scalar = 0,
+    Aggregate = 1,
+    /// The sender could not encode the UDF; the bytes are its message.
+    Refused = 2,
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Scalar => "scalar function",
+            Kind::Aggregate => "aggregate",
+            Kind::Refused => "refusal",
+        }
+    }
+}
+
+const MAGIC: [u8; 4] = *b"PRTU";
+const FORMAT: u8 = 1;
+const WITH_BYTES: u8 = 1;
+/// Magic, format, kind, flags, a reserved byte, the hash.
+const HEAD: usize = 4 + 4 + 32;
+
+impl Payload<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&[FORMAT, self.kind as u8, if self.bytes.is_some() { WITH_BYTES } else { 0 }, 0]);
+        out.extend_from_slice(&self.sha256);
+        for text in [self.plugin, self.version, self.function] {
+            out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        if let Some(bytes) = self.bytes {
+            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+    }
+
+    /// Reads a payload, trusting nothing: every length is checked against what is left, the
+    /// texts must be UTF-8, and nothing may follow the end.
+    fn read(buf: &[u8]) -> std::result::Result<Payload<'_>, String> {
+        let mut rest = buf;
+        let head = take(&mut rest, HEAD).ok_or("shorter than its head")?;
+        if head[..4] != MAGIC {
+            return Err("not a plugrt payload".into());
+        }
+        if head[4] != FORMAT {
+            return Err(format!("payload format {} (this build reads {FORMAT})", head[4]));
+        }
+        let kind = match head[5] {
+            0 => Kind::Scalar,
+            1 => Kind::Aggregate,
+            2 => Kind::Refused,
+            k => return Err(format!("unknown function kind {k}")),
+        };
+        let flags = head[6];
+        if flags & !WITH_BYTES != 0 || head[7] != 0 {
+            return Err(format!("unknown flags {flags:#04x}/{:#04x}", head[7]));
+        }
+        let sha256: [u8; 32] = head[8..].try_into().expect("32 bytes");
+        let mut texts = [""; 3];
+        for (text, what) in texts.iter_mut().zip(["plugin name", "version", "function name"]) {
+            let len = take(&mut rest, 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+            let bytes = len.and_then(|len| take(&mut rest, len)).ok_or_else(|| format!("its {what} is cut short"))?;
+            *text = std::str::from_utf8(bytes).map_err(|_| format!("its {what} is not UTF-8"))?;
+        }
+        let bytes = if flags & WITH_BYTES != 0 {
+            let len = take(&mut rest, 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+            Some(len.and_then(|len| take(&mut rest, len)).ok_or("its plugin bytes are cut short")?)
+        } else {
+            None
+        };
+        if !rest.is_empty() {
+            return Err(format!("{} bytes follow its end", rest.len()));
+        }
+        let [plugin, version, function] = texts;
+        Ok(Payload { kind, sha256, plugin, version, function, bytes })
+    }
+}
+
+/// The first `n` bytes of `rest`, which then starts after them; `None` if it is shorter.
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if rest.len() < n {
+        return None;
+    }
+    let (head, tail) = rest.split_at(n);
+    *rest = tail;
+    Some(head)
+}
+
+/// A plugin loaded from a plan's bytes, with their hash.
+type Kept = ([u8; 32], Arc<dyn UdfPlugin>);
+
+/// The state both codecs share: the catalog, the memory pool decoded UDFs take their calls'
+/// memory from, the options, and the plugins loaded from self-contained plans.
+///
+/// Payload layout (little-endian): `PRTU`, format `1`, kind (`0` scalar, `1` aggregate),
+/// flags (`1`: bytes follow), a zero byte, the 32-byte SHA-256, then the plugin name, the
+/// version and the function name each as a u16 length and UTF-8, then (flag 1) a u32 length
+/// and the plugin's bytes. Nothing may follow.
+pub struct PluginCodec {
+    catalog: Arc<dyn PluginCatalog>,
+    memory: Arc<dyn MemoryPool>,
+    options: CodecOptions,
+    from_plans: Mutex<VecDeque<Kept>>,
+}
+
+impl fmt::Debug for PluginCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginCodec")
+            .field("options", &self.options)
+            .field("plugins_from_plans", &self.from_plans.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginCodec {
+    /// A codec that resolves plugins in `catalog` and gives the UDFs it decodes calls whose
+    /// memory is taken from `memory` (the receiving side's session pool, or an
+    /// `UnboundedMemoryPool` not to account for it).
+    pub fn new(catalog: Arc<dyn PluginCatalog>, memory: Arc<dyn MemoryPool>, options: CodecOptions) -> Arc<Self> {
+        Arc::new(PluginCodec { catalog, memory, options, from_plans: Mutex::new(VecDeque::new()) })
+    }
+
+    /// A logical codec: plugin UDFs through this codec, everything else through `inner`
+    /// (`DefaultLogicalExtensionCodec`, or Ballista's).
+    pub fn logical(self: &Arc<Self>, inner: Arc<dyn LogicalExtensionCodec>) -> Arc<dyn LogicalExtensionCodec> {
+        Arc::new(PluginLogicalCodec { plugins: self.clone(), inner })
+    }
+
+    /// A physical codec: plugin UDFs through this codec, everything else through `inner`
+    /// (`DefaultPhysicalExtensionCodec`, or Ballista's).
+    pub fn physical(self: &Arc<Self>, inner: Arc<dyn PhysicalExtensionCodec>) -> Arc<dyn PhysicalExtensionCodec> {
+        Arc::new(PluginPhysicalCodec { plugins: self.clone(), inner })
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> CodecOptions {
+        self.options
+    }
+
+    /// Writes the payload of a plugin UDF into `buf`; `Ok(false)` (and nothing written) if
+    /// `udf` is not a plugin's.
+    pub fn encode_udf(&self, udf: &ScalarUDF, buf: &mut Vec<u8>) -> Result<bool> {
+        let Some(udf) = udf.inner().downcast_ref::<PluginUdf>() else { return Ok(false) };
+        self.encode(Kind::Scalar, &udf.origin.plugin, &udf.origin.function, buf)?;
+        Ok(true)
+    }
+
+    /// Writes the payload of a plugin aggregate into `buf`; `Ok(false)` (and nothing
+    /// written) if `udaf` is not a plugin's.
+    pub fn encode_udaf(&self, udaf: &AggregateUDF, buf: &mut Vec<u8>) -> Result<bool> {
+        let Some(udaf) = udaf.inner().downcast_ref::<PluginUdaf>() else { return Ok(false) };
+        self.encode(Kind::Aggregate, &udaf.origin.plugin, &udaf.origin.function, buf)?;
+        Ok(true)
+    }
+
+    /// The plugin UDF `name` a payload describes; `Ok(None)` if `buf` is not a plugrt
+    /// payload (it is another codec's).
+    pub fn decode_udf(&self, name: &str, buf: &[u8]) -> Result<Option<Arc<ScalarUDF>>> {
+        let Some((plugin, payload)) = self.resolve(Kind::Scalar, name, buf)? else { return Ok(None) };
+        let description = plugin.description();
+        let f = description.function(payload.function).ok_or_else(|| missing(&plugin, &payload))?;
+        Ok(Some(Arc::new(PluginUdf::udf(&plugin, name.to_owned(), f, &self.memory))))
+    }
+
+    /// The plugin aggregate `name` a payload describes; `Ok(None)` if `buf` is not a plugrt
+    /// payload.
+    pub fn decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Option<Arc<AggregateUDF>>> {
+        let Some((plugin, payload)) = self.resolve(Kind::Aggregate, name, buf)? else { return Ok(None) };
+        let description = plugin.description();
+        let a = description.aggregate(payload.function).ok_or_else(|| missing(&plugin, &payload))?;
+        Ok(Some(Arc::new(PluginUdaf::udaf(&plugin, name.to_owned(), a, &self.memory))))
+    }
+
+    fn encode(&self, kind: Kind, plugin: &Arc<dyn UdfPlugin>, function: &str, buf: &mut Vec<u8>) -> Result<()> {
+        let identity = plugin.identity();
+        let bytes = match (self.options.self_contained, &identity.bytes) {
+            (false, _) => None,
+            (true, Some(bytes)) => Some(&bytes[..]),
+            (true, None) => {
+                return Err(CodecError::NoBytes { plugin: identity.name, function: function.to_owned() }.into());
+            }
+        };
+        let size =
+            HEAD + 6 + identity.name.len() + identity.version.len() + function.len() + bytes.map_or(0, |b| 4 + b.len());
+        let too_long = [&identity.name, &identity.version, function].iter().any(|t| t.len() > u16::MAX as usize);
+        if size > self.options.max_payload_bytes || too_long || bytes.is_some_and(|b| b.len() > u32::MAX as usize) {
+            let limit = self.options.max_payload_bytes;
+            return Err(
+                CodecError::TooLarge { udf: function.to_owned(), plugin: identity.name, bytes: size, limit }.into()
+            );
+        }
+        let payload = Payload {
+            kind,
+            sha256: identity.sha256,
+            plugin: &identity.name,
+            version: &identity.version,
+            function,
+            bytes,
+        };
+        buf.reserve(size);
+        payload.write(buf);
+        Ok(())
+    }
+
+    /// Writes, in place of a UDF's payload, the error that kept it from being encoded.
+    fn refuse(&self, error: &DataFusionError, udf: &str, buf: &mut Vec<u8>) {
+        buf.clear();
+        let message = error.to_string();
+        let cut = message.len().min(u16::MAX as usize);
+        let message = &message.as_bytes()[..message.floor_char_boundary(cut)];
+        let function = &udf[..udf.floor_char_boundary(udf.len().min(u16::MAX as usize))];
+        let payload =
+            Payload { kind: Kind::Refused, sha256: [0; 32], plugin: "", version: "", function, bytes: Some(message) };
+        payload.write(buf);
+    }
+
+    /// The plugin a payload names, with the very bytes it names; `None` if `buf` is not a
+    /// plugrt payload.
+    fn resolve<'a>(&self, kind: Kind, udf: &str, buf: &'a [u8]) -> Result<Option<(Arc<dyn UdfPlugin>, Payload<'a>)>> {
+        if !buf.starts_with(&MAGIC) {
+            return Ok(None);
+        }
+        let limit = self.options.max_payload_bytes;
+        if buf.len() > limit {
+            // Name the plugin if the head says it; the payload is not trusted further.
+            let plugin = Payload::read(buf).map(|p| p.plugin.to_owned()).unwrap_or_else(|_| "?".into());
+            return Err(CodecError::TooLarge { udf: udf.to_owned(), plugin, bytes: buf.len(), limit }.into());
+        }
+        let malformed = |reason: String| CodecError::Malformed { udf: udf.to_owned(), reason };
+        let payload = Payload::read(buf).map_err(malformed)?;
+        if payload.kind == Kind::Refused {
+            let message = String::from_utf8_lossy(payload.bytes.unwrap_or_default()).into_owned();
+            return Err(CodecError::Refused { udf: udf.to_owned(), message }.into());
+        }
+        if payload.kind != kind {
+            let reason = format!(
+                "it describes {} `{}` where {} was expected",
+                payload.kind.describe(),
+                payload.function,
+                kind.describe()
+            );
+            return Err(malformed(reason).into());
+        }
+        // Bytes in the plan are checked even when the plugin is found here: altered bytes
+        // mean an altered plan.
+        if let Some(bytes) = payload.bytes {
+            let found = sha256(bytes);
+            if found != payload.sha256 {
+                let plugin = payload.plugin.to_owned();
+                return Err(CodecError::Tampered { plugin, expected: hex(&payload.sha256), found: hex(&found) }.into());
+            }
+        }
+        let named = self.catalog.plugin(payload.plugin);
+        if let Some(plugin) = &named
+            && plugin.identity().sha256 == payload.sha256
+        {
+            return same_version(plugin.clone(), payload);
+        }
+        if let Some(plugin) = self.kept(&payload.sha256) {
+            return same_version(plugin, payload);
+        }
+        let Some(bytes) = payload.bytes else {
+            let (plugin, version) = (payload.plugin.to_owned(), payload.version.to_owned());
+            let error = match named {
+                None => CodecError::UnknownPlugin { plugin, version, sha256: hex(&payload.sha256) },
+                Some(found) => {
+                    let found = found.identity();
+                    CodecError::HashMismatch {
+                        plugin,
+                        version,
+                        expected: hex(&payload.sha256),
+                        found: found.sha256_hex(),
+                        found_version: found.version,
+                    }
+                }
+            };
+            return Err(error.into());
+        };
+        let load_error = |source| CodecError::Load { plugin: payload.plugin.to_owned(), source };
+        let plugin = self.catalog.load(bytes).map_err(load_error)?;
+        let loaded = plugin.identity();
+        if loaded.name != payload.plugin || loaded.sha256 != payload.sha256 {
+            let message = format!("they loaded as plugin `{}` (sha256 {})", loaded.name, loaded.sha256_hex());
+            return Err(load_error(Error::Load { plugin: payload.plugin.to_owned(), message }).into());
+        }
+        if loaded.version != payload.version {
+            return same_version(plugin, payload);
+        }
+        let mut kept = self.from_plans.lock();
+        // Another decode may have loaded the same bytes meanwhile: keep one.
+        if let Some((_, plugin)) = kept.iter().find(|(hash, _)| *hash == payload.sha256) {
+            return Ok(Some((plugin.clone(), payload)));
+        }
+        if kept.len() == PLAN_PLUGINS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((payload.sha256, plugin.clone()));
+        Ok(Some((plugin, payload)))
+    }
+
+    /// The plugin loaded from a plan earlier with this hash.
+    fn kept(&self, sha256: &[u8; 32]) -> Option<Arc<dyn UdfPlugin>> {
+        self.from_plans.lock().iter().find(|(hash, _)| hash == sha256).map(|(_, plugin)| plugin.clone())
+    }
+}
+
+/// `plugin` (whose hash is the payload's) if its name and version are the payload's too: a
+/// plan naming the right bytes under another name or version was altered.
+fn same_version<'a>(
+    plugin: Arc<dyn UdfPlugin>,
+    payload: Payload<'a>,
+) -> Result<Option<(Arc<dyn UdfPlugin>, Payload<'a>)>> {
+    let identity = plugin.identity();
+    if identity.name != payload.plugin || identity.version != payload.version {
+        let message = format!(
+            "it names plugin `{}` version {} for sha256 {}, which is `{}` version {}",
+            payload.plugin,
+            payload.version,
+            identity.sha256_hex(),
+            identity.name,
+            identity.version
+        );
+        return Err(CodecError::Malformed { udf: payload.function.to_owned(), reason: message }.into());
+    }
+    Ok(Some((plugin, payload)))
+}
+
+fn missing(plugin: &Arc<dyn UdfPlugin>, payload: &Payload<'_>) -> DataFusionError {
+    let identity = plugin.identity();
+    CodecError::NoSuchFunction {
+        plugin: identity.name.clone(),
+        sha256: identity.sha256_hex(),
+        function: payload.function.to_owned(),
+        kind: payload.kind.describe(),
+    }
+    .into()
+}
+
+/// [`PluginCodec::logical`]'s codec.
+#[derive(Debug)]
+struct PluginLogicalCodec {
+    plugins: Arc<PluginCodec>,
+    inner: Arc<dyn LogicalExtensionCodec>,
+}
+
+impl LogicalExtensionCodec for PluginLogicalCodec {
+    fn try_decode(&self, buf: &[u8], inputs: &[LogicalPlan], ctx: &TaskContext) -> Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        self.inner.try_decode_table_provider(buf, table_ref, schema, ctx)
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(&self, buf: &[u8], ctx: &TaskContext) -> Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(&self, buf: &mut Vec<u8>, node: Arc<dyn FileFormatFactory>) -> Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match self.plugins.decode_udf(name, buf)? {
+            Some(udf) => Ok(udf),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    /// An error is shipped as a refusal (see [`CodecError::Refused`]), never dropped.
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        match self.plugins.encode_udf(node, buf) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.inner.try_encode_udf(node, buf),
+            Err(e) => {
+                self.plugins.refuse(&e, node.name(), buf);
+                Err(e)
+            }
+        }
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match self.plugins.decode_udaf(name, buf)? {
+            Some(udaf) => Ok(udaf),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+
+    /// An error is shipped as a refusal (see [`CodecError::Refused`]), never dropped.
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        match self.plugins.encode_udaf(node, buf) {
+            Ok(true) => Ok(()),
+            Ok(false) => self.inner.try_encode_udaf(node, buf),
+            Err(e) => {
+                self.plugins.refuse(&e, node.name(), buf);
+                Err(e)
+            }
+        }
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+
+    fn try_decode_higher_order_function(&self, name: &str, buf: &[u8]) -> Result<Arc<HigherOrderUDF>> {
+        self.inner.try_decode_higher_order_function(name, buf)
+    }
+
+    fn try_encode_higher_order_function(&self, node: &HigherOrderUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_higher_order_function(node, buf)
+    }
+}
+
+/// [`PluginCodec::physical`]'s codec.
+#[derive(Debug)]
+struct PluginPhysicalCodec {
+    plugins: Arc<PluginCodec>,
+    inner: Arc<dyn PhysicalExtensionCodec>,
+}
+
+impl PhysicalExtensionCodec for PluginPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        self.inner.try_encode(node, buf, proto_converter)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match self.plugins.decode_udf(name, buf)? {
+            Some(udf) => Ok(udf),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if self.plugins.encode_udf(node, buf)? {
+            return Ok(());
+        }
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_expr(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn PhysicalExpr>],
+        ctx: &PhysicalExprDecodeCtx<'_>,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        self.inner.try_decode_expr(buf, inputs, ctx)
+    }
+
+    fn try_encode_expr(
+        &self,
+        node: &Arc<dyn PhysicalExpr>,
+        buf: &mut Vec<u8>,
+        ctx: &PhysicalExprEncodeCtx<'_>,
+    ) -> Result<()> {
+        self.inner.try_encode_expr(node, buf, ctx)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match self.plugins.decode_udaf(name, buf)? {
+            Some(udaf) => Ok(udaf),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if self.plugins.encode_udaf(node, buf)? {
+            return Ok(());
+        }
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+
+    fn try_decode_higher_order_function(&self, name: &str, buf: &[u8]) -> Result<Arc<HigherOrderUDF>> {
+        self.inner.try_decode_higher_order_function(name, buf)
+    }
+
+    fn try_encode_higher_order_function(&self, node: &HigherOrderUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_higher_order_function(node, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Payloads byte by byte, and whole plans through both codecs, with the crate's Rust
+    //! plugin (`fake`): its "bytes" are its version text, so versions differ in hash.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::execution::memory_pool::UnboundedMemoryPool;
+    use datafusion::prelude::SessionContext;
+    use datafusion_proto::bytes::{
+        logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
+        physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+    };
+    use datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
+    use datafusion_proto::physical_plan::DefaultPhysicalExtensionCodec;
+
+    use super::*;
+    use crate::Naming;
+    use crate::fake::Fake;
+
+    /// A receiving side: the plugins it has by name, and loads from plans' bytes.
+    #[derive(Default)]
+    struct Catalog {
+        plugins: Vec<Arc<dyn UdfPlugin>>,
+        loads: AtomicUsize,
+    }
+
+    impl PluginCatalog for Catalog {
+        fn plugin(&self, name: &str) -> Option<Arc<dyn UdfPlugin>> {
+            self.plugins.iter().find(|p| p.identity().name == name).cloned()
+        }
+        fn load(&self, bytes: &[u8]) -> Result<Arc<dyn UdfPlugin>, Error> {
+            self.loads.fetch_add(1, Ordering::Relaxed);
+            let version =
+                std::str::from_utf8(bytes).map_err(|e| Error::Load { plugin: "?".into(), message: e.to_string() })?;
+            Ok(Arc::new(Fake::new(version)))
+        }
+    }
+
+    fn codec(catalog: Catalog, self_contained: bool) -> Arc<PluginCodec> {
+        let options = CodecOptions { self_contained, ..CodecOptions::default() };
+        PluginCodec::new(Arc::new(catalog), Arc::new(UnboundedMemoryPool::default()), options)
+    }
+
+    fn with(version: &str) -> Catalog {
+        Catalog { plugins: vec![Arc::new(Fake::new(version))], ..Catalog::default() }
+    }
+
+    /// The sending side: a session with version 1 registered as `fake_twice`, `fake_sum`, ….
+    fn sender() -> SessionContext {
+        let ctx = SessionContext::new();
+        crate::register(&ctx, Arc::new(Fake::new("1")), Naming::Prefixed);
+        ctx
+    }
+
+    const QUERY: &str = "SELECT column2 AS g, fake_sum(fake_twice(column1)) AS s, fake_cat(column3) AS c \
+        FROM (VALUES (1, 'a', 'x'), (2, 'b', 'y'), (3, 'a', 'z'), (NULL, 'b', 'w')) \
+        WHERE fake_twice(column1) > 0 OR column1 IS NULL GROUP BY column2 ORDER BY g";
+
+    async fn text(ctx: &SessionContext, plan: LogicalPlan) -> String {
+        let batches = ctx.execute_logical_plan(plan).await.unwrap().collect().await.unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    /// The error a decode fails with, as text (the plan's errors arrive as text on Ballista).
+    fn decode_error(codec: &Arc<PluginCodec>, bytes: &[u8]) -> String {
+        let logical = codec.logical(Arc::new(DefaultLogicalExtensionCodec {}));
+        let ctx = SessionContext::new();
+        logical_plan_from_bytes_with_extension_codec(bytes, &ctx.task_ctx(), logical.as_ref()).unwrap_err().to_string()
+    }
+
+    async fn logical_bytes(codec: &Arc<PluginCodec>) -> Vec<u8> {
+        let plan = sender().state().create_logical_plan(QUERY).await.unwrap();
+        let logical = codec.logical(Arc::new(DefaultLogicalExtensionCodec {}));
+        logical_plan_to_bytes_with_extension_codec(&plan, logical.as_ref()).unwrap().to_vec()
+    }
+
+    #[tokio::test]
+    async fn logical_plans_round_trip_to_a_side_with_the_same_plugin() {
+        let local = sender();
+        let want = text(&local, local.state().create_logical_plan(QUERY).await.unwrap()).await;
+        assert!(want.contains("| a | 8 | x,z |"), "{want}");
+        let bytes = logical_bytes(&codec(with("1"), false)).await;
+
+        // The receiving session has no UDF registered: only the codec knows them.
+        let receiver = SessionContext::new();
+        let codec = codec(with("1"), false);
+        let logical = codec.logical(Arc::new(DefaultLogicalExtensionCodec {}));
+        let plan =
+            logical_plan_from_bytes_with_extension_codec(&bytes, &receiver.task_ctx(), logical.as_ref()).unwrap();
+        assert_eq!(text(&receiver, plan).await, want);
+    }
+
+    #[tokio::test]
+    async fn physical_plans_round_trip_with_scalar_and_aggregate_udfs() {
+        let local = sender();
+        let state = local.state();
+        let logical_plan = state.create_logical_plan(QUERY).await.unwrap();
+        let physical_plan = state.create_physical_plan(&logical_plan).await.unwrap();
+        let want = datafusion::physical_plan::collect(physical_plan.clone(), local.task_ctx()).await.unwrap();
+
+        let codec = codec(with("1"), false);
+        let physical = codec.physical(Arc::new(DefaultPhysicalExtensionCodec {}));
+        let bytes = physical_plan_to_bytes_with_extension_codec(physical_plan, physical.as_ref()).unwrap();
+        let receiver = SessionContext::new();
+        let plan =
+            physical_plan_from_bytes_with_extension_codec(&bytes, &receiver.task_ctx(), physical.as_ref()).unwrap();
+        let got = datafusion::physical_plan::collect(plan, receiver.task_ctx()).await.unwrap();
+        assert_eq!(pretty_format_batches(&got).unwrap().to_string(), pretty_format_batches(&want).unwrap().to_string());
+    }
+
+    #[tokio::test]
+    async fn another_version_or_no_plugin_on_the_receiving_side_is_refused_naming_it() {
+        let bytes = logical_bytes(&codec(with("1"), false)).await;
+        let error = decode_error(&codec(with("2"), false), &bytes);
+        assert!(error.contains("plugin `fake` here is version 2"), "{error}");
+        assert!(error.contains(&hex(&sha256(b"1"))), "{error}");
+        let error = decode_error(&codec(Catalog::default(), false), &bytes);
+        assert!(error.contains("plugin `fake` (version 1, sha256 "), "{error}");
+        assert!(error.contains("is not loaded here"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn self_contained_plans_load_their_plugin_once_beside_another_version() {
+        let bytes = logical_bytes(&codec(with("1"), true)).await;
+        let receiver_codec = codec(with("2"), false);
+        let logical = receiver_codec.logical(Arc::new(DefaultLogicalExtensionCodec {}));
+        let receiver = SessionContext::new();
+        let plan =
+            logical_plan_from_bytes_with_extension_codec(&bytes, &receiver.task_ctx(), logical.as_ref()).unwrap();
+        let local = sender();
+        assert_eq!(
+            text(&receiver, plan).await,
+            text(&local, local.state().create_logical_plan(QUERY).await.unwrap()).await
+        );
+        // Three UDFs, four expressions, one plugin: loaded from the plan's bytes once.
+        let again = logical_plan_from_bytes_with_extension_codec(&bytes, &receiver.task_ctx(), logical.as_ref());
+        assert!(again.is_ok());
+        assert_eq!(receiver_codec.from_plans.lock().len(), 1);
+    }
+
+    #[test]
+    fn self_contained_encoding_needs_the_bytes() {
+        struct Forgetful(Fake);
+        impl UdfPlugin for Forgetful {
+            fn description(&self) -> Arc<plugrt_contract::Description> {
+                self.0.description()
+            }
+            fn limits(&self) -> plugrt_contract::Limits {
+                self.0.limits()
+            }
+            fn call(
+                &self,
+                f: &str,
+                b: &arrow_array::RecordBatch,
+                o: &plugrt_contract::CallOptions,
+            ) -> Result<arrow_array::ArrayRef, Error> {
+                self.0.call(f, b, o)
+            }
+            fn aggregate(
+                &self,
+                f: &str,
+                op: plugrt_contract::AggregateOp,
+                s: &arrow_array::RecordBatch,
+                r: Option<&arrow_array::RecordBatch>,
+                o: &plugrt_contract::CallOptions,
+            ) -> Result<arrow_array::RecordBatch, Error> {
+                self.0.aggregate(f, op, s, r, o)
+            }
+            fn identity(&self) -> PluginIdentity {
+                PluginIdentity { bytes: None, ..self.0.identity() }
+            }
+        }
+        let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
+        let udf = crate::udfs(Arc::new(Forgetful(Fake::new("1"))), Naming::Declared, &pool).remove(0);
+        let error = codec(Catalog::default(), true).encode_udf(&udf, &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains("plugin `fake` did not keep its bytes, so `twice`"), "{error}");
+        assert!(codec(Catalog::default(), false).encode_udf(&udf, &mut Vec::new()).unwrap());
+    }
+
+    /// The payload of `twice` (with the plugin's bytes if `self_contained`).
+    fn payload(self_contained: bool) -> (ScalarUDF, Vec<u8>) {
+        let pool: Arc<dyn MemoryPool> = Arc::new(UnboundedMemoryPool::default());
+        let udf = crate::udfs(Arc::new(Fake::new("1.0.7")), Naming::Declared, &pool).remove(0);
+        let mut buf = Vec::new();
+        assert!(codec(Catalog::default(), self_contained).encode_udf(&udf, &mut buf).unwrap());
+        (udf, buf)
+    }
+
+    #[test]
+    fn tampered_bytes_are_refused_and_never_loaded() {
+        let (_, mut buf) = payload(true);
+        *buf.last_mut().unwrap() ^= 1; // "1.0.7" -> "1.0.6"
+        let codec = codec(Catalog::default(), false);
+        let error = codec.decode_udf("twice", &buf).unwrap_err().to_string();
+        assert!(error.contains("the plan's bytes for plugin `fake` hash to"), "{error}");
+        assert!(error.contains("the plan was altered"), "{error}");
+        assert!(codec.from_plans.lock().is_empty());
+    }
+
+    #[test]
+    fn every_cut_or_padded_payload_is_malformed_never_a_panic() {
+        for self_contained in [false, true] {
+            let (_, buf) = payload(self_contained);
+            let codec = codec(with("1.0.7"), false);
+            assert!(codec.decode_udf("twice", &buf).unwrap().is_some());
+            for len in MAGIC.len()..buf.len() {
+                let error = codec.decode_udf("twice", &buf[..len]).unwrap_err().to_string();
+                assert!(error.contains("the plan's payload for UDF `twice` is malformed"), "{len}: {error}");
+            }
+            let mut padded = buf.clone();
+            padded.push(0);
+            let error = codec.decode_udf("twice", &padded).unwrap_err().to_string();
+            assert!(error.contains("1 bytes follow its end"), "{error}");
+            // Every single-byte change of the head and texts fails or names the same plugin.
+            for at in MAGIC.len()..buf.len().min(HEAD + 40) {
+                let mut changed = buf.clone();
+                changed[at] ^= 0x80;
+                if let Ok(Some(udf)) = codec.decode_udf("twice", &changed) {
+                    panic!("byte {at} changed and still decoded as {udf:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_and_limits_are_checked_and_foreign_payloads_passed_on() {
+        let (_, buf) = payload(false);
+        let codec_ = codec(with("1.0.7"), false);
+        let error = codec_.decode_udaf("twice", &buf).unwrap_err().to_string();
+        assert!(error.contains("describes scalar function `twice` where aggregate was expected"), "{error}");
+        assert!(codec_.decode_udf("twice", b"").unwrap().is_none());
+        assert!(codec_.decode_udf("twice", b"\x0a\x03abc").unwrap().is_none());
+
+        let small = PluginCodec::new(
+            Arc::new(with("1.0.7")),
+            Arc::new(UnboundedMemoryPool::default()),
+            CodecOptions { self_contained: false, max_payload_bytes: buf.len() - 1 },
+        );
+        let over = format!("is {} bytes, over the limit of {}", buf.len(), buf.len() - 1);
+        let error = small.decode_udf("twice", &buf).unwrap_err().to_string();
+        assert!(error.contains(&format!("UDF `twice` of plugin `fake` {over}")), "{error}");
+        let (udf, _) = payload(false);
+        let error = small.encode_udf(&udf, &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains(&over), "{error}");
+        let mut untouched = Vec::new();
+        assert!(!small.encode_udf(&datafusion::functions::string::upper(), &mut untouched).unwrap());
+        assert!(untouched.is_empty());
+    }
+}
