@@ -15,8 +15,8 @@
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `demo`: the README's main job: builds the fixtures and the `plugrt` binary (release),
 //!   generates a Parquet table of 1M rows into `target/demo/`, and runs SQL in DataFusion
-//!   calling the C guest (component, then Extism) and the JS guest, each
-//!   with its result, rows per second and per-function metrics.
+//!   calling the C guest (component, then Extism) and the JS guest, then the C guest's query
+//!   on Ballista standalone, each with its result, rows per second and per-function metrics.
 //! - `run [--extism] FIXTURE FUNCTION [ARGS]`: builds the fixtures, then runs
 //!   `plugrt call FIXTURE.wasm FUNCTION [ARGS]` (crates/cli, release build) on the component
 //!   fixture (with `--extism`, the Extism one): input and output tables and timings. ARGS are
@@ -125,7 +125,10 @@ fn test(sh: &Shell) -> Result {
     cmd!(sh, "cargo run --quiet --locked -p plugrt-pool --example lease").run()?;
     cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism,metrics --example operating -- {component}")
         .run()?;
-    cmd!(sh, "cargo run --quiet --locked -p plugrt --features extism,datafusion --example sql -- {component}").run()?;
+    // With the workspace build's features (plugrt-cli's): `--features datafusion` alone would
+    // build DataFusion a second time, without the default features Ballista turns on.
+    let features = "extism,metrics,datafusion,ballista";
+    cmd!(sh, "cargo run --quiet --locked -p plugrt --features {features} --example sql -- {component}").run()?;
     docs::run(sh)?;
     step("loom models (plugrt-pool)");
     {
@@ -216,6 +219,12 @@ fn demo(sh: &Shell) -> Result {
     println!("{js_query}\n");
     let js = out.join("component/js_udf.wasm");
     cmd!(sh, "{plugrt} sql --plugin {js} --prefixed --table {t} --metrics {js_query}").run()?;
+    step(&format!(
+        "the C guest's SQL over {DEMO_ROWS} rows on Ballista (scheduler and executor in-process, component)"
+    ));
+    println!("{c_query}\n");
+    let component = out.join("component/c_udf.wasm");
+    cmd!(sh, "{plugrt} sql --ballista --plugin {component} --table {t} --metrics {c_query}").run()?;
     Ok(())
 }
 

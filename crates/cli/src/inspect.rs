@@ -38,6 +38,8 @@ fn print(path: &std::path::Path, plugin: &plugrt::Plugin, took: std::time::Durat
     println!("{}", path.display());
     println!("  plugin     {} {} ({})", description.name, description.version, plugin.flavour());
     println!("  contract   {}", description.contract);
+    let sha256: String = plugin.sha256().iter().map(|b| format!("{b:02x}")).collect();
+    println!("  sha256     {sha256} (plans name the plugin by it)");
     println!("  loaded in  {}", show::duration(took));
     let allocator = match plugin.allocator() {
         Allocator::Pooling { reserved_bytes } => {

@@ -45,6 +45,9 @@ fn inspect_lists_every_flavour() {
     assert!(out.contains("c_udf 0.2.0 (Extism module)"), "{out}");
     assert!(out.contains("js_udf 0.2.0 (component)"), "{out}");
     assert!(out.contains("contract   plugrt:udf@0.2.0"), "{out}");
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(std::fs::read(&js).unwrap());
+    let sha256: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(out.contains(&format!("sha256     {sha256} ")), "{out}");
     assert!(out.contains("avg_f64(Float64) -> Float64 state [sum Float64, count Int64]"), "{out}");
     assert!(out.contains("avg(Float64) -> Float64 state [sum Float64, count Float64]"), "{out}");
     assert!(out.contains("scale(Float64, Float64) -> Float64"), "{out}");
@@ -223,4 +226,28 @@ fn sql_calls_plugin_functions_over_values_generated_data_and_files() {
     assert!(stderr.contains("plugin `trap`, function `boom`"), "{stderr}");
     let stderr = fails(&["sql", "--table", "x=/no/such.parquet", "SELECT 1"]);
     assert!(stderr.contains("table `x`: no file /no/such.parquet"), "{stderr}");
+}
+
+#[test]
+fn sql_on_ballista_prints_the_table_it_prints_locally() {
+    let dir = std::env::temp_dir().join(format!("plugrt-cli-ballista-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let parquet = dir.join("t.parquet");
+    let copy = format!(
+        "COPY (SELECT value AS id, CASE WHEN value % 10 = 0 THEN NULL ELSE value % 1000 END AS n, \
+         concat('item-', value % 100) AS s FROM generate_series(1, 20000)) TO '{}' STORED AS PARQUET",
+        s(&parquet)
+    );
+    ok(&["sql", &copy]);
+    let c = fixture("component", "c_udf");
+    let table = format!("t={}", s(&parquet));
+    let query = "SELECT upper(s) AS word, count(*) AS rows, sum_i64(add_one(n)) AS wasm_sum, min_max_spread(n) AS spread \
+                 FROM t WHERE str_len(s) > 6 GROUP BY upper(s) ORDER BY rows DESC, word LIMIT 5";
+    // The table, without the line of rows and time after it.
+    let table_of = |out: &str| out.lines().take_while(|l| !l.contains(" rows in ")).collect::<Vec<_>>().join("\n");
+    let local = ok(&["sql", "--plugin", s(&c), "--table", &table, query]);
+    let ballista = ok(&["sql", "--ballista", "--plugin", s(&c), "--table", &table, query]);
+    assert!(local.contains("| ITEM-10 |"), "{local}");
+    assert_eq!(table_of(&ballista), table_of(&local), "{ballista}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -991,6 +991,32 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_do_not_load_or_load_as_another_plugin_are_refused_naming_it() {
+        let write = |bytes: &[u8]| {
+            let mut buf = Vec::new();
+            let payload = Payload {
+                kind: Kind::Scalar,
+                sha256: sha256(bytes),
+                plugin: "fake",
+                version: "1",
+                function: "twice",
+                bytes: Some(bytes),
+            };
+            payload.write(&mut buf);
+            buf
+        };
+        let codec = codec(Catalog::default(), false);
+        let error = codec.decode_udf("twice", &write(b"\xff not wasm")).unwrap_err().to_string();
+        assert!(error.contains("the plan's bytes for plugin `fake` did not load"), "{error}");
+        // Bytes that load as version 2 while the plan says version 1.
+        let error = codec.decode_udf("twice", &write(b"2")).unwrap_err().to_string();
+        assert!(error.contains("names plugin `fake` version 1 for sha256"), "{error}");
+        assert!(codec.decode_udf("twice", &write(b"1")).unwrap().is_some());
+        let loads = |c: &Arc<PluginCodec>| c.from_plans.lock().len();
+        assert_eq!(loads(&codec), 1, "only what loaded as the plan said is kept");
+    }
+
+    #[test]
     fn every_cut_or_padded_payload_is_malformed_never_a_panic() {
         for self_contained in [false, true] {
             let (_, buf) = payload(self_contained);

@@ -57,8 +57,15 @@
 //! `DataFusionError::ResourcesExhausted` naming the plugin and function; the reservation is
 //! freed when the call returns, so result columns held by later operators are not counted.
 //!
-//! The `plugrt` crate re-exports this crate as `plugrt::datafusion` (feature `datafusion`) and
-//! implements [`UdfPlugin`] for its `Plugin`.
+//! # Plans that leave the process
+//! [`codec`] has DataFusion extension codecs (`datafusion-proto`) that carry every plugin UDF
+//! in logical and physical plans as plugin name, version and SHA-256 (and, in self-contained
+//! plans, the plugin's bytes), and rebuild it on the receiving side from the very same plugin
+//! or fail naming it. With feature `ballista`, [`ballista`] builds Ballista sessions whose
+//! scheduler and executors use them.
+//!
+//! The `plugrt` crate re-exports this crate as `plugrt::datafusion` (feature `datafusion`),
+//! implements [`UdfPlugin`] for its `Plugin` and [`PluginCatalog`] for its `Runtime`.
 //!
 //! # What it does not do
 //! It registers no table or window functions and never changes the declared types:

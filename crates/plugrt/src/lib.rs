@@ -11,6 +11,7 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `datafusion` | no | `plugrt::datafusion` and `Runtime::register_udfs`: every plugin function as a DataFusion scalar UDF, every aggregate as an aggregate UDF |
+//! | `ballista` | no | `plugrt::datafusion::ballista` and `Runtime::ballista_standalone`: the same UDFs on Ballista, DataFusion's distributed engine (turns `datafusion` on) |
 //! | `metrics` | no | `Runtime::encode_metrics` and `Runtime::metrics_collector`: every plugin's call and pool metrics as OpenMetrics text, through `prometheus_client` |
 //!
 //! A [`Runtime`] hosts any number of plugins of both flavours: it tells a plugin's flavour

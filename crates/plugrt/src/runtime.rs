@@ -34,7 +34,9 @@ pub(crate) struct Settings {
 ///   create (Extism's, not components');
 /// - `Reuse::Never`: every call in a brand-new instance;
 /// - no capabilities granted, no on-disk cache of compiled components, Extism plugins on
-///   on-demand allocation (see [`extism_pooling`](RuntimeBuilder::extism_pooling)).
+///   on-demand allocation (see [`extism_pooling`](RuntimeBuilder::extism_pooling));
+/// - plugins keep the SHA-256 of their bytes, not the bytes (see
+///   [`keep_bytes`](RuntimeBuilder::keep_bytes)).
 #[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
     pub(crate) limits: Limits,

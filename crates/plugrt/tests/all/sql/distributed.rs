@@ -221,6 +221,27 @@ fn another_build_of_the_plugin_or_altered_bytes_fail_with_the_plugin_named() {
     }
 }
 
+#[test]
+fn a_reload_changes_the_hash_plans_name() {
+    let rt = tokio();
+    let flavour = flavours()[0];
+    let dir = table(&format!("reload-{flavour}"), 1, 1000);
+    let (bytes, other) = (fixture(flavour, "c_udf"), rebuilt(&fixture(flavour, "c_udf")));
+    let sender = runtime();
+    let plugin = sender.load(&bytes).unwrap();
+    let before = plugin.sha256();
+    sender.reload("c_udf", &other).unwrap();
+    assert_ne!(plugin.sha256(), before, "the hash follows the version loaded now");
+    let ctx = local(&rt, &sender, &dir);
+    let plan = logical_bytes(&rt, &ctx, &codec(&sender, CodecOptions::default()));
+    let receiver = runtime();
+    receiver.load(&bytes).unwrap();
+    let error = decode(&plan, &codec(&receiver, CodecOptions::default())).unwrap_err();
+    assert!(error.contains("plugin `c_udf` here is version"), "{error}");
+    receiver.reload("c_udf", &other).unwrap();
+    assert!(decode(&plan, &codec(&receiver, CodecOptions::default())).is_ok());
+}
+
 #[cfg(feature = "ballista")]
 mod ballista {
     //! Ballista standalone: a scheduler and an executor in this process, the plans between
