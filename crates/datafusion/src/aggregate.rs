@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arrow_array::{
@@ -23,29 +22,10 @@ use plugrt_contract::{AggregateOp, AggregateSignature, CallOptions};
 use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, plugin_error};
 
 /// One declared aggregate of one plugin, as DataFusion sees it.
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PluginUdaf {
     pub(crate) origin: Origin,
     pub(crate) state: Vec<FieldRef>,
-}
-
-impl fmt::Debug for PluginUdaf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PluginUdaf").field(&self.origin).finish()
-    }
-}
-
-impl PartialEq for PluginUdaf {
-    fn eq(&self, other: &Self) -> bool {
-        self.origin == other.origin && self.state == other.state
-    }
-}
-
-impl Eq for PluginUdaf {}
-
-impl Hash for PluginUdaf {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.origin.hash(state);
-    }
 }
 
 impl PluginUdaf {

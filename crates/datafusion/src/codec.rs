@@ -218,9 +218,10 @@ pub enum CodecError {
         /// The function being encoded.
         function: String,
     },
-    /// The sender could not encode the UDF (its message). DataFusion's logical plan encoder
-    /// drops encoding errors and would then ship the UDF by name alone, to be taken for
-    /// whatever has that name on the receiving side; the logical codec ships this instead.
+    /// The sender could not encode the UDF (its message). Both codecs ship a refusal in the
+    /// UDF's place besides returning the error: DataFusion's logical plan encoder drops
+    /// encoding errors and would otherwise ship the UDF by name alone, to be taken for
+    /// whatever has that name on the receiving side.
     #[error("the sender could not put UDF `{udf}` into the plan: {message}")]
     Refused {
         /// The UDF's name in the plan.
@@ -357,10 +358,11 @@ type Kept = ([u8; 32], Arc<dyn UdfPlugin>);
 /// The state both codecs share: the catalog, the memory pool decoded UDFs take their calls'
 /// memory from, the options, and the plugins loaded from self-contained plans.
 ///
-/// Payload layout (little-endian): `PRTU`, format `1`, kind (`0` scalar, `1` aggregate),
-/// flags (`1`: bytes follow), a zero byte, the 32-byte SHA-256, then the plugin name, the
-/// version and the function name each as a u16 length and UTF-8, then (flag 1) a u32 length
-/// and the plugin's bytes. Nothing may follow.
+/// Payload layout (little-endian): `PRTU`, format `1`, kind (`0` scalar, `1` aggregate, `2`
+/// refusal), flags (`1`: bytes follow), a zero byte, the 32-byte SHA-256, then the plugin
+/// name, the version and the function name each as a u16 length and UTF-8, then (flag 1) a
+/// u32 length and the plugin's bytes (for a refusal: the sender's error, UTF-8, with a zero
+/// hash and empty name and version). Nothing may follow.
 pub struct PluginCodec {
     catalog: Arc<dyn PluginCatalog>,
     memory: Arc<dyn MemoryPool>,
@@ -445,11 +447,12 @@ impl PluginCodec {
                 return Err(CodecError::NoBytes { plugin: identity.name, function: function.to_owned() }.into());
             }
         };
-        let size =
-            HEAD + 6 + identity.name.len() + identity.version.len() + function.len() + bytes.map_or(0, |b| 4 + b.len());
-        let too_long = [&identity.name, &identity.version, function].iter().any(|t| t.len() > u16::MAX as usize);
-        if size > self.options.max_payload_bytes || too_long || bytes.is_some_and(|b| b.len() > u32::MAX as usize) {
-            let limit = self.options.max_payload_bytes;
+        let texts = [&identity.name[..], &identity.version, function];
+        let size = HEAD + texts.iter().map(|t| 2 + t.len()).sum::<usize>() + bytes.map_or(0, |b| 4 + b.len());
+        let limit = self.options.max_payload_bytes;
+        // Lengths are written as u16 (texts) and u32 (bytes): longer ones do not fit either.
+        let unwritable = texts.iter().any(|t| t.len() > u16::MAX as usize) || size > u32::MAX as usize;
+        if size > limit || unwritable {
             return Err(
                 CodecError::TooLarge { udf: function.to_owned(), plugin: identity.name, bytes: size, limit }.into()
             );
@@ -465,18 +468,6 @@ impl PluginCodec {
         buf.reserve(size);
         payload.write(buf);
         Ok(())
-    }
-
-    /// Writes, in place of a UDF's payload, the error that kept it from being encoded.
-    fn refuse(&self, error: &DataFusionError, udf: &str, buf: &mut Vec<u8>) {
-        buf.clear();
-        let message = error.to_string();
-        let cut = message.len().min(u16::MAX as usize);
-        let message = &message.as_bytes()[..message.floor_char_boundary(cut)];
-        let function = &udf[..udf.floor_char_boundary(udf.len().min(u16::MAX as usize))];
-        let payload =
-            Payload { kind: Kind::Refused, sha256: [0; 32], plugin: "", version: "", function, bytes: Some(message) };
-        payload.write(buf);
     }
 
     /// The plugin a payload names, with the very bytes it names; `None` if `buf` is not a
@@ -516,14 +507,24 @@ impl PluginCodec {
             }
         }
         let named = self.catalog.plugin(payload.plugin);
-        if let Some(plugin) = &named
-            && plugin.identity().sha256 == payload.sha256
-        {
-            return same_version(plugin.clone(), payload);
-        }
-        if let Some(plugin) = self.kept(&payload.sha256) {
-            return same_version(plugin, payload);
-        }
+        let plugin = match named {
+            Some(plugin) if plugin.identity().sha256 == payload.sha256 => plugin,
+            named => match self.kept(&payload.sha256) {
+                Some(plugin) => plugin,
+                None => return self.load_from_plan(payload, named).map(Some),
+            },
+        };
+        check_identity(&plugin, &payload)?;
+        Ok(Some((plugin, payload)))
+    }
+
+    /// The plugin of the plan's own bytes (their hash already checked), kept for later plans;
+    /// without bytes, why the plugin `named` here (if any) cannot stand in.
+    fn load_from_plan<'a>(
+        &self,
+        payload: Payload<'a>,
+        named: Option<Arc<dyn UdfPlugin>>,
+    ) -> Result<(Arc<dyn UdfPlugin>, Payload<'a>)> {
         let Some(bytes) = payload.bytes else {
             let (plugin, version) = (payload.plugin.to_owned(), payload.version.to_owned());
             let error = match named {
@@ -543,24 +544,17 @@ impl PluginCodec {
         };
         let load_error = |source| CodecError::Load { plugin: payload.plugin.to_owned(), source };
         let plugin = self.catalog.load(bytes).map_err(load_error)?;
-        let loaded = plugin.identity();
-        if loaded.name != payload.plugin || loaded.sha256 != payload.sha256 {
-            let message = format!("they loaded as plugin `{}` (sha256 {})", loaded.name, loaded.sha256_hex());
-            return Err(load_error(Error::Load { plugin: payload.plugin.to_owned(), message }).into());
-        }
-        if loaded.version != payload.version {
-            return same_version(plugin, payload);
-        }
+        check_identity(&plugin, &payload)?;
         let mut kept = self.from_plans.lock();
         // Another decode may have loaded the same bytes meanwhile: keep one.
-        if let Some((_, plugin)) = kept.iter().find(|(hash, _)| *hash == payload.sha256) {
-            return Ok(Some((plugin.clone(), payload)));
+        if let Some((_, first)) = kept.iter().find(|(hash, _)| *hash == payload.sha256) {
+            return Ok((first.clone(), payload));
         }
         if kept.len() == PLAN_PLUGINS_KEPT {
             kept.pop_front();
         }
         kept.push_back((payload.sha256, plugin.clone()));
-        Ok(Some((plugin, payload)))
+        Ok((plugin, payload))
     }
 
     /// The plugin loaded from a plan earlier with this hash.
@@ -569,25 +563,54 @@ impl PluginCodec {
     }
 }
 
-/// `plugin` (whose hash is the payload's) if its name and version are the payload's too: a
-/// plan naming the right bytes under another name or version was altered.
-fn same_version<'a>(
-    plugin: Arc<dyn UdfPlugin>,
-    payload: Payload<'a>,
-) -> Result<Option<(Arc<dyn UdfPlugin>, Payload<'a>)>> {
-    let identity = plugin.identity();
-    if identity.name != payload.plugin || identity.version != payload.version {
-        let message = format!(
-            "it names plugin `{}` version {} for sha256 {}, which is `{}` version {}",
-            payload.plugin,
-            payload.version,
-            identity.sha256_hex(),
-            identity.name,
-            identity.version
-        );
-        return Err(CodecError::Malformed { udf: payload.function.to_owned(), reason: message }.into());
+/// Whether `plugin` is the one the payload names: its hash, and its name and version too (a
+/// plan naming the right bytes under another name or version was altered, and bytes that
+/// load as another plugin are not the plan's).
+fn check_identity(plugin: &Arc<dyn UdfPlugin>, payload: &Payload<'_>) -> Result<()> {
+    let found = plugin.identity();
+    if found.name == payload.plugin && found.version == payload.version && found.sha256 == payload.sha256 {
+        return Ok(());
     }
-    Ok(Some((plugin, payload)))
+    let reason = format!(
+        "it names plugin `{}` version {} for sha256 {}, which is `{}` version {} (sha256 {})",
+        payload.plugin,
+        payload.version,
+        hex(&payload.sha256),
+        found.name,
+        found.version,
+        found.sha256_hex()
+    );
+    Err(CodecError::Malformed { udf: payload.function.to_owned(), reason }.into())
+}
+
+/// What an encoding hook does with the plugin codec's answer: done, the wrapped codec's turn
+/// (`other`), or a refusal shipped in the UDF's place (see [`CodecError::Refused`]) besides
+/// the error.
+fn shipped(
+    answer: Result<bool>,
+    udf: &str,
+    buf: &mut Vec<u8>,
+    other: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) => other(buf),
+        Err(e) => {
+            refuse(&e, udf, buf);
+            Err(e)
+        }
+    }
+}
+
+/// Writes, in place of a UDF's payload, the error that kept it from being encoded.
+fn refuse(error: &DataFusionError, udf: &str, buf: &mut Vec<u8>) {
+    buf.clear();
+    let message = error.to_string();
+    let message = &message.as_bytes()[..message.floor_char_boundary(u16::MAX as usize)];
+    let function = &udf[..udf.floor_char_boundary(u16::MAX as usize)];
+    let payload =
+        Payload { kind: Kind::Refused, sha256: [0; 32], plugin: "", version: "", function, bytes: Some(message) };
+    payload.write(buf);
 }
 
 fn missing(plugin: &Arc<dyn UdfPlugin>, payload: &Payload<'_>) -> DataFusionError {
@@ -645,41 +668,21 @@ impl LogicalExtensionCodec for PluginLogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.plugins.decode_udf(name, buf)? {
-            Some(udf) => Ok(udf),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        self.plugins.decode_udf(name, buf)?.map_or_else(|| self.inner.try_decode_udf(name, buf), Ok)
     }
 
-    /// An error is shipped as a refusal (see [`CodecError::Refused`]), never dropped.
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        match self.plugins.encode_udf(node, buf) {
-            Ok(true) => Ok(()),
-            Ok(false) => self.inner.try_encode_udf(node, buf),
-            Err(e) => {
-                self.plugins.refuse(&e, node.name(), buf);
-                Err(e)
-            }
-        }
+        let answer = self.plugins.encode_udf(node, buf);
+        shipped(answer, node.name(), buf, |buf| self.inner.try_encode_udf(node, buf))
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.plugins.decode_udaf(name, buf)? {
-            Some(udaf) => Ok(udaf),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        self.plugins.decode_udaf(name, buf)?.map_or_else(|| self.inner.try_decode_udaf(name, buf), Ok)
     }
 
-    /// An error is shipped as a refusal (see [`CodecError::Refused`]), never dropped.
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        match self.plugins.encode_udaf(node, buf) {
-            Ok(true) => Ok(()),
-            Ok(false) => self.inner.try_encode_udaf(node, buf),
-            Err(e) => {
-                self.plugins.refuse(&e, node.name(), buf);
-                Err(e)
-            }
-        }
+        let answer = self.plugins.encode_udaf(node, buf);
+        shipped(answer, node.name(), buf, |buf| self.inner.try_encode_udaf(node, buf))
     }
 
     fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
@@ -727,17 +730,12 @@ impl PhysicalExtensionCodec for PluginPhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.plugins.decode_udf(name, buf)? {
-            Some(udf) => Ok(udf),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        self.plugins.decode_udf(name, buf)?.map_or_else(|| self.inner.try_decode_udf(name, buf), Ok)
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if self.plugins.encode_udf(node, buf)? {
-            return Ok(());
-        }
-        self.inner.try_encode_udf(node, buf)
+        let answer = self.plugins.encode_udf(node, buf);
+        shipped(answer, node.name(), buf, |buf| self.inner.try_encode_udf(node, buf))
     }
 
     fn try_decode_expr(
@@ -759,17 +757,12 @@ impl PhysicalExtensionCodec for PluginPhysicalCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.plugins.decode_udaf(name, buf)? {
-            Some(udaf) => Ok(udaf),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        self.plugins.decode_udaf(name, buf)?.map_or_else(|| self.inner.try_decode_udaf(name, buf), Ok)
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if self.plugins.encode_udaf(node, buf)? {
-            return Ok(());
-        }
-        self.inner.try_encode_udaf(node, buf)
+        let answer = self.plugins.encode_udaf(node, buf);
+        shipped(answer, node.name(), buf, |buf| self.inner.try_encode_udaf(node, buf))
     }
 
     fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {

@@ -263,9 +263,7 @@ impl Origin {
             plugin_name,
         }
     }
-}
 
-impl Origin {
     fn key(&self) -> (&str, &str, &str, &Signature, &DataType) {
         (&self.name, &self.plugin_name, &self.function, &self.signature, &self.returns)
     }
@@ -295,30 +293,10 @@ impl Hash for Origin {
     }
 }
 
-/// One declared scalar function of one plugin, as DataFusion sees it. (Its `Debug`, `Eq` and
-/// `Hash` are written out: derived ones would ask the same of the plugin type.)
+/// One declared scalar function of one plugin, as DataFusion sees it.
+#[derive(Debug, PartialEq, Eq, Hash)]
 struct PluginUdf {
     origin: Origin,
-}
-
-impl fmt::Debug for PluginUdf {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PluginUdf").field(&self.origin).finish()
-    }
-}
-
-impl PartialEq for PluginUdf {
-    fn eq(&self, other: &Self) -> bool {
-        self.origin == other.origin
-    }
-}
-
-impl Eq for PluginUdf {}
-
-impl Hash for PluginUdf {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.origin.hash(state);
-    }
 }
 
 /// The share of the session's memory pool a batch's calls hold, emptied after each call.
@@ -338,10 +316,9 @@ impl PluginUdf {
     fn udf(
         plugin: &Arc<dyn UdfPlugin>,
         name: String,
-        function: &plugrt_contract::Signature,
+        f: &plugrt_contract::Signature,
         memory: &Arc<dyn MemoryPool>,
     ) -> ScalarUDF {
-        let f = function;
         let origin = Origin::new(plugin, name, memory, &f.name, &f.args, &f.returns, f.volatility);
         ScalarUDF::new_from_impl(PluginUdf { origin })
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use plugrt_contract::{AggregateOp, Allocator, CallOptions, CallReport, Description, Error, Limits, Loader};
 use plugrt_pool::{CloseReport, MetricsSnapshot};
 use sha2::{Digest, Sha256};
@@ -80,15 +80,26 @@ pub struct Plugin {
     inner: Arc<dyn AnyPlugin>,
     flavour: Flavour,
     stats: Arc<PluginStats>,
-    /// The bytes of the version loaded now: their hash, and themselves if kept. A reload
-    /// swaps the version while holding it, so hash and description always agree.
-    source: Arc<RwLock<Source>>,
+    /// The version loaded now as plans name it: its description with the hash (and kept
+    /// bytes) of what it was loaded from, replaced together after each reload.
+    loaded: Arc<RwLock<Loaded>>,
+    /// Held by a reload from its start to the replacement of `loaded`, so that reloads
+    /// finish in the order they swap versions (readers never wait for it).
+    reloading: Arc<Mutex<()>>,
 }
 
 /// What a plugin knows of the bytes it was loaded from.
 pub(crate) struct Source {
     sha256: [u8; 32],
     bytes: Option<Arc<[u8]>>,
+}
+
+/// A version's description and the source it came from.
+struct Loaded {
+    /// Read for plans (`identity`), so only with the `datafusion` feature.
+    #[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
+    description: Arc<Description>,
+    source: Source,
 }
 
 impl Source {
@@ -100,8 +111,10 @@ impl Source {
 impl Plugin {
     #[cfg_attr(not(any(feature = "wasmtime", feature = "extism")), allow(dead_code))]
     pub(crate) fn new<L: Loader>(plugin: plugrt_contract::Plugin<L>, flavour: Flavour, source: Source) -> Plugin {
-        let stats = Arc::new(PluginStats::new(&plugin.description()));
-        Plugin { inner: Arc::new(plugin), flavour, stats, source: Arc::new(RwLock::new(source)) }
+        let description = plugin.description();
+        let stats = Arc::new(PluginStats::new(&description));
+        let loaded = Arc::new(RwLock::new(Loaded { description, source }));
+        Plugin { inner: Arc::new(plugin), flavour, stats, loaded, reloading: Arc::default() }
     }
 
     /// Calls `function` on `batch` (its columns are the arguments, in declared order) and
@@ -226,35 +239,37 @@ impl Plugin {
     /// Swaps in a new version of the same name and flavour, loaded and checked first; calls
     /// already running finish on the old one. See [`crate::Runtime::reload`].
     pub fn reload(&self, bytes: &[u8]) -> Result<(), Error> {
-        let mut source = self.source.write();
+        let _in_order = self.reloading.lock();
+        let source = Source::of(bytes, self.loaded.read().source.bytes.is_some());
         self.inner.reload(bytes)?;
-        *source = Source::of(bytes, source.bytes.is_some());
-        self.stats.declare(&self.inner.description());
+        let description = self.inner.description();
+        self.stats.declare(&description);
+        *self.loaded.write() = Loaded { description, source };
         Ok(())
     }
 
     /// SHA-256 of the bytes the version loaded now came from (what `sha256sum` gives for
     /// its file). Plans shipped to other processes name plugins by it.
     pub fn sha256(&self) -> [u8; 32] {
-        self.source.read().sha256
+        self.loaded.read().source.sha256
     }
 
     /// The bytes the version loaded now came from, if the runtime keeps them
     /// ([`RuntimeBuilder::keep_bytes`](crate::RuntimeBuilder::keep_bytes)); `None` otherwise.
     pub fn bytes(&self) -> Option<Arc<[u8]>> {
-        self.source.read().bytes.clone()
+        self.loaded.read().source.bytes.clone()
     }
 
-    /// Name, version, hash and kept bytes, read together (a reload cannot come between).
+    /// Name, version, hash and kept bytes of one version (during a reload, the version
+    /// before it until the swap is recorded).
     #[cfg(feature = "datafusion")]
     pub(crate) fn identity(&self) -> plugrt_datafusion::PluginIdentity {
-        let source = self.source.read();
-        let description = self.inner.description();
+        let loaded = self.loaded.read();
         plugrt_datafusion::PluginIdentity {
-            name: description.name.clone(),
-            version: description.version.clone(),
-            sha256: source.sha256,
-            bytes: source.bytes.clone(),
+            name: loaded.description.name.clone(),
+            version: loaded.description.version.clone(),
+            sha256: loaded.source.sha256,
+            bytes: loaded.source.bytes.clone(),
         }
     }
 

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use plugrt::Flavour;
 use plugrt::datafusion::datafusion::arrow::util::pretty::pretty_format_batches;
 use plugrt::datafusion::datafusion::execution::memory_pool::UnboundedMemoryPool;
 use plugrt::datafusion::datafusion::logical_expr::LogicalPlan;
@@ -284,7 +283,7 @@ mod ballista {
     #[test]
     fn ballista_fails_a_query_whose_plugin_differs_on_the_executor_naming_it() {
         let rt = tokio();
-        for flavour in [Flavour::Component, Flavour::Extism].into_iter().filter(|f| flavours().contains(f)) {
+        for flavour in flavours() {
             let dir = table(&format!("ballista-mismatch-{flavour}"), 1, 1000);
             let client = runtime();
             client.load(&fixture(flavour, "c_udf")).unwrap();
