@@ -13,7 +13,8 @@ use wasmparser::{
     ValType, Validator, WasmFeatures,
 };
 
-use crate::fixtures::{Flavour, out_dir};
+use crate::fixtures::out_dir;
+use plugrt_guest_build::Flavour;
 
 /// Every fixture name and flavour, as `cargo xtask fixtures` builds them.
 fn expected() -> Vec<(String, Flavour)> {
@@ -21,7 +22,7 @@ fn expected() -> Vec<(String, Flavour)> {
 }
 
 fn path(name: &str, flavour: Flavour) -> PathBuf {
-    out_dir().join(flavour.dir()).join(format!("{name}.wasm"))
+    out_dir().join(flavour.name()).join(format!("{name}.wasm"))
 }
 
 fn read(name: &str, flavour: Flavour) -> Vec<u8> {
