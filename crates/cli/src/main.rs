@@ -1,5 +1,14 @@
 //! `plugrt`: the command a plugin author and an operator reach for first.
 //!
+//! For plugin authors (a guest project is a folder with `plugrt.toml`, see `project.rs`):
+//! - `plugrt new --lang c|js NAME [DIR]`: a project with an example function and its test;
+//! - `plugrt build [DIR] [--flavour F]`: builds both flavours (installing toolchains on first
+//!   use into `$PLUGRT_TOOLS`, else `~/.cache/plugrt/tools`) and checks that they load;
+//! - `plugrt test [DIR] [--bless]`: builds, runs `tests/*.sql`, compares with `tests/*.out`;
+//! - `plugrt dev [DIR] [--sql SQL | --call FUNCTION]`: builds, loads, runs; rebuilds,
+//!   reloads and reruns on every save.
+//!
+//! For everyone:
 //! - `plugrt inspect PLUGIN...`: what a plugin declares and how it loads;
 //! - `plugrt call PLUGIN FUNCTION [LITERAL... | --rows N | --input FILE]`: one call, input and
 //!   output printed as tables, with its timings;
@@ -19,14 +28,20 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod build;
 mod call;
+mod dev;
 mod input;
 mod inspect;
 mod metrics;
+mod new;
+mod project;
 mod show;
 mod sql;
+mod test;
 
-/// Inspect, call, benchmark and monitor plugrt plugins (WebAssembly UDFs).
+/// Build, test and live-reload plugrt plugins (WebAssembly UDFs); inspect, call, benchmark and
+/// monitor them; run SQL with them.
 #[derive(Parser)]
 #[command(name = "plugrt", version, propagate_version = true)]
 struct Cli {
@@ -52,6 +67,14 @@ struct Ceilings {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a guest project (C or JavaScript) with an example function and its test.
+    New(new::NewArgs),
+    /// Build a guest project (both flavours, or --flavour) and check that each plugin loads.
+    Build(build::BuildArgs),
+    /// Build a guest project and run its SQL checks (tests/NAME.sql against tests/NAME.out).
+    Test(test::TestArgs),
+    /// Build, load and run a guest project; rebuild, reload and rerun on every save.
+    Dev(dev::DevArgs),
     /// Load plugins and print their flavour, name, version, functions, limits and load time.
     Inspect {
         /// Plugin files (.wasm): components or Extism modules.
@@ -85,6 +108,10 @@ impl Ceilings {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(cli.ceilings, args),
+        Command::Test(args) => test::run(cli.ceilings, args),
+        Command::Dev(args) => dev::run(cli.ceilings, args),
         Command::Inspect { plugins } => inspect::run(cli.ceilings, &plugins),
         Command::Call(args) => call::run(cli.ceilings, args),
         Command::Bench(args) => bench::run(cli.ceilings, args),

@@ -63,3 +63,10 @@ pub fn bytes(n: u64) -> String {
         format!("{} KiB", n >> 10)
     }
 }
+
+/// Every function of `description`, one line each: scalar signatures, then aggregates'
+/// (prefixed `aggregate`), in declaration order.
+pub fn functions(description: &plugrt::Description) -> Vec<String> {
+    let scalars = description.functions.iter().map(signature);
+    scalars.chain(description.aggregates.iter().map(|a| format!("aggregate {}", aggregate(a)))).collect()
+}

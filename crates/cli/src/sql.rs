@@ -68,24 +68,35 @@ pub fn run(ceilings: Ceilings, args: SqlArgs) -> Result<(), String> {
     };
 
     let started = Instant::now();
-    let batches: Vec<RecordBatch> = tokio.block_on(async {
-        for table in &args.tables {
-            register_table(&ctx, table).await?;
-        }
-        let frame = ctx.sql(&args.query).await.map_err(|e| e.to_string())?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = plugrt::datafusion::collect(frame).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
-    })?;
+    let result = tokio.block_on(collect(&ctx, &args.tables, &args.query))?;
     let took = started.elapsed();
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let result = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).map_err(|e| e.to_string())?;
     println!("{}", show::table(&result));
-    println!("{} in {}", show::rows(rows), show::duration(took));
+    println!("{} in {}", show::rows(result.num_rows()), show::duration(took));
     if args.metrics {
         print_metrics(&runtime, took);
     }
     Ok(())
+}
+
+/// Runs `query` on a local DataFusion session with every function of `runtime`'s plugins
+/// under its declared name and the `tables` (`NAME=FILE`); the result as one batch.
+pub fn query(runtime: &plugrt::Runtime, tables: &[String], query: &str) -> Result<RecordBatch, String> {
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let ctx = SessionContext::new();
+    runtime.register_udfs(&ctx, Naming::Declared);
+    tokio.block_on(collect(&ctx, tables, query))
+}
+
+/// Registers `tables`, runs `query`, and concatenates its batches.
+async fn collect(ctx: &SessionContext, tables: &[String], query: &str) -> Result<RecordBatch, String> {
+    for table in tables {
+        register_table(ctx, table).await?;
+    }
+    let frame = ctx.sql(query).await.map_err(|e| e.to_string())?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = plugrt::datafusion::collect(frame).await.map_err(|e| e.to_string())?;
+    let schema = batches.first().map_or(schema, RecordBatch::schema);
+    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| e.to_string())
 }
 
 /// `NAME=FILE.csv` or `NAME=FILE.parquet`.

@@ -22,9 +22,9 @@ const C_LIBRARY: [(&str, &str); 5] = [
     ("extism.c", include_str!("../sdk/c/extism.c")),
 ];
 
-/// plugrt's JavaScript guest library, and the text codecs QuickJS lacks.
+/// plugrt's JavaScript guest library (module `plugrt`), and the text codecs QuickJS lacks.
 const JS_LIBRARY: [(&str, &str); 2] =
-    [("plugrt.js", include_str!("../sdk/js/plugrt.js")), ("polyfill.js", include_str!("../sdk/js/polyfill.js"))];
+    [("plugrt", include_str!("../sdk/js/plugrt.js")), ("polyfill.js", include_str!("../sdk/js/polyfill.js"))];
 
 /// The memory layout of C guests: a 1 MiB stack (zig's default is 16 MiB) and 4 MiB of memory
 /// from the start, so an 8,192-row batch never grows memory. A grown memory costs two
@@ -128,15 +128,17 @@ pub fn build_js(tools: &Toolchain, guest: &JsGuest, flavour: Flavour, scratch: &
         ));
     }
     let dir = scratch.join("js");
-    for (name, text) in JS_LIBRARY {
-        write_if_changed(&dir.join(name), text)?;
-    }
+    // `import ... from "plugrt"` resolves to the library through NODE_PATH, like apache-arrow.
+    let modules = dir.join("modules");
+    let [(_, library), (_, polyfill)] = JS_LIBRARY;
+    write_if_changed(&modules.join("plugrt/index.js"), library)?;
+    write_if_changed(&dir.join("polyfill.js"), polyfill)?;
     let entry = std::path::absolute(&guest.entry).map_err(|e| Error::io(&guest.entry, e))?;
     let entry = json_string(&entry.to_string_lossy());
     let wrapper = match &guest.plugin {
         None => format!("import \"./polyfill.js\";\nexport * from {entry};\n"),
         Some((name, version)) => format!(
-            "import \"./polyfill.js\";\nimport plugin from {entry};\nimport {{ guest }} from \"./plugrt.js\";\n\
+            "import \"./polyfill.js\";\nimport plugin from {entry};\nimport {{ guest }} from \"plugrt\";\n\
              const g = guest(plugin, {}, {});\n\
              export function describe() {{ return g.describe(); }}\n\
              export function call(fn, batch) {{ return g.call(fn, batch); }}\n\
@@ -149,8 +151,11 @@ pub fn build_js(tools: &Toolchain, guest: &JsGuest, flavour: Flavour, scratch: &
     write_if_changed(&main, &wrapper)?;
     let bundle = dir.join("bundle.js");
     let mut esbuild = Command::new(tools.js_bin("esbuild"));
-    // apache-arrow resolves through NODE_PATH (a guest project needs no node_modules).
-    esbuild.env("NODE_PATH", tools.node_modules()).arg(&main).args([
+    // apache-arrow and plugrt resolve through NODE_PATH (a guest project needs no
+    // node_modules; one of its own is searched first).
+    let node_path =
+        std::env::join_paths([modules, tools.node_modules()]).map_err(|e| Error::Unsupported(e.to_string()))?;
+    esbuild.env("NODE_PATH", node_path).arg(&main).args([
         "--bundle",
         "--format=esm",
         "--platform=neutral",
@@ -159,6 +164,9 @@ pub fn build_js(tools: &Toolchain, guest: &JsGuest, flavour: Flavour, scratch: &
     ]);
     esbuild.arg(format!("--outfile={}", bundle.display()));
     run(esbuild, "bundling the JavaScript guest (esbuild)")?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
     let mut componentize = Command::new(tools.js_bin("componentize-qjs"));
     componentize.arg("--wit").arg(write_contract(scratch)?).args(["--world", WORLD, "--js"]).arg(&bundle);
     componentize.args(["--sync", "--stub-wasi", "-o"]).arg(out);
