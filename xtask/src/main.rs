@@ -8,7 +8,8 @@
 //! - `test`: everything CI checks, in order: the fixtures (and native checks of the realistic
 //!   guests' logic), rustfmt, clippy (warnings are errors; for the `plugrt` façade also with no
 //!   loader and with each loader alone), the workspace's tests (all features), the façade's
-//!   tests with its default features, the examples the book includes (getting started on both
+//!   tests with its default features, the commands of the book's first-UDF chapters (C and
+//!   JavaScript: new, build, test, call, sql), the examples the book includes (getting started on both
 //!   flavours' fixtures, the loaders, the pool, operating), the resident-memory bound
 //!   (`examples/resident.rs`), the docs site (`docs`, below), then
 //!   the pool's loom models (a separate `--cfg plugrt_loom` build in
@@ -108,6 +109,10 @@ fn test(sh: &Shell) -> Result {
     cmd!(sh, "cargo test --workspace --locked").run()?;
     step("tests: plugrt with its default features only");
     cmd!(sh, "cargo test -p plugrt --locked --test all").run()?;
+    for language in ["c", "js"] {
+        step(&format!("the book's first-UDF chapter ({language}), its commands as a reader runs them"));
+        first_udf_chapter(sh, language)?;
+    }
     // The programs the book includes, run as the book says.
     let out = fixtures::out_dir();
     for flavour in ["component", "extism"] {
@@ -135,6 +140,32 @@ fn test(sh: &Shell) -> Result {
         let _flags = sh.push_env("RUSTFLAGS", "--cfg plugrt_loom");
         let _dir = sh.push_env("CARGO_TARGET_DIR", "target/loom");
         cmd!(sh, "cargo test --locked --release -p plugrt-pool --test all").run()?;
+    }
+    Ok(())
+}
+
+/// Runs `docs/src/first-udf/LANGUAGE.sh` (the commands the chapter includes) in an empty
+/// folder with the debug `plugrt` binary (which the tests built) first on `PATH`, and the
+/// project's `.tools/` as the tool cache; fails unless every command succeeds and the call
+/// answers 42.
+fn first_udf_chapter(sh: &Shell, language: &str) -> Result {
+    let root = project_root();
+    let dir = root.join("target/first-udf").join(language);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let script = root.join(format!("docs/src/first-udf/{language}.sh"));
+    let path = std::env::join_paths(
+        std::iter::once(root.join("target/debug")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )?;
+    let _path = sh.push_env("PATH", path);
+    let _tools = sh.push_env("PLUGRT_TOOLS", root.join(".tools"));
+    let _dir = sh.push_dir(&dir);
+    let output = cmd!(sh, "bash {script}").read().map_err(|e| format!("{}: {e}", script.display()))?;
+    println!("{output}");
+    if !output.contains("| 42     |") {
+        return Err(format!("{}: the call did not answer 42", script.display()).into());
     }
     Ok(())
 }

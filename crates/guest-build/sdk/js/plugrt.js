@@ -108,7 +108,8 @@ export function guest(plugin, name, version) {
       out = f.run(args, rows);
     } catch (e) {
       if (isCallError(e)) throw e;
-      fail("internal", `${fn} threw: ${e && e.stack ? e.stack : e}`);
+      // QuickJS's stack has no message line; the stack's lines are the bundle's.
+      fail("internal", `${fn} threw ${e}${e && e.stack ? `\n${e.stack}` : ""}`);
     }
     const want = typeOf(f.returns);
     if (want === null) fail("unsupported", `${fn}: plugrt.js cannot write results of type ${f.returns}`);
