@@ -220,8 +220,9 @@ fn extism_modules_have_the_contract_exports_and_imports() {
 #[test]
 fn describe_documents_are_as_intended() {
     for (name, flavour) in expected() {
-        if name == "js_udf" {
-            // Built by JSON.stringify at run time: the loaders' tests check it by calling it.
+        if name == "js_udf" || name == "c_udf" {
+            // Written at run time (JSON.stringify; plugrt.h's describe from the declarations):
+            // the loaders' and the CLI's tests check it by calling it.
             continue;
         }
         let doc = summarize(&read(&name, flavour)).describe.unwrap_or_else(|| panic!("{name}: no describe document"));
@@ -232,11 +233,6 @@ fn describe_documents_are_as_intended() {
             "describe_unknown_type" => assert!(valid_shape && doc.contains(r#""Int65""#), "{name}: {doc}"),
             "describe_duplicate" => {
                 assert!(valid_shape && doc.matches(r#""name":"f""#).count() == 2, "{name}: {doc}")
-            }
-            "c_udf" => {
-                for f in ["add_one", "scale", "str_len", "upper", "sum_i64", "avg_f64", "concat_ws", "min_max_spread"] {
-                    assert!(valid_shape && doc.contains(&format!(r#"{{"name":"{f}""#)), "{name} lacks {f}: {doc}");
-                }
             }
             _ => assert!(valid_shape && doc.contains(&format!(r#""name":"{name}""#)), "{name}: {doc}"),
         }

@@ -157,7 +157,8 @@ fn first_udf_chapter(sh: &Shell, language: &str) -> Result {
     std::fs::create_dir_all(&dir)?;
     let script = root.join(format!("docs/src/first-udf/{language}.sh"));
     let path = std::env::join_paths(
-        std::iter::once(root.join("target/debug")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        std::iter::once(root.join("target/debug"))
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )?;
     let _path = sh.push_env("PATH", path);
     let _tools = sh.push_env("PLUGRT_TOOLS", root.join(".tools"));

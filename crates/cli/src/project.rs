@@ -182,12 +182,7 @@ impl Project {
     }
 
     fn c_sources(&self, src: &Path) -> Result<Vec<PathBuf>, String> {
-        let entries = std::fs::read_dir(src).map_err(|e| format!("{}: {e}", src.display()))?;
-        let mut sources: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "c"))
-            .collect();
-        sources.sort();
+        let sources = files(src, "c")?;
         if sources.is_empty() {
             return Err(format!("{}: no .c files in {}", self.name, src.display()));
         }
@@ -211,4 +206,15 @@ impl Project {
             && !name.ends_with(".swx")
             && !name.ends_with(".tmp")
     }
+}
+
+/// The files of `dir` whose extension is `extension`, sorted.
+pub fn files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    Ok(files)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use plugrt_guest_build::Toolchain;
 
-use crate::project::{FlavourArg, Project};
+use crate::project::{self, FlavourArg, Project};
 use crate::{Ceilings, show, sql};
 
 /// Build a guest project, then run each tests/NAME.sql with its functions and compare the
@@ -77,12 +77,7 @@ pub fn run(ceilings: Ceilings, args: TestArgs) -> Result<(), String> {
 
 /// The `.sql` files of `dir`, sorted; none is an error (a test run that checks nothing).
 fn queries(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e} (checks are tests/NAME.sql)", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .collect();
-    files.sort();
+    let files = project::files(dir, "sql").map_err(|e| format!("{e} (checks are tests/NAME.sql)"))?;
     if files.is_empty() {
         return Err(format!("no .sql files in {}: nothing to check", dir.display()));
     }

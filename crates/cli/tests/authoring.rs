@@ -89,8 +89,11 @@ fn c_build_errors_are_the_compilers_and_bad_declarations_fail_the_build() {
     assert!(out.contains("src/udf.c:") && out.contains("undeclared"), "zig's own message: {out}");
 
     // A type plugrt.h cannot carry: the build's load check names the function.
-    std::fs::write(&source, good.replace("NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64)", "NANOARROW_TYPE_INT64, NANOARROW_TYPE_STRUCT)"))
-        .unwrap();
+    std::fs::write(
+        &source,
+        good.replace("NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64)", "NANOARROW_TYPE_INT64, NANOARROW_TYPE_STRUCT)"),
+    )
+    .unwrap();
     let out = fails(&project, &["build", "--flavour", "extism"]);
     assert!(out.contains("does not load") && out.contains("not supported by plugrt.h"), "{out}");
 }
@@ -112,9 +115,12 @@ fn js_template_builds_passes_its_test_and_answers() {
     // A result of the wrong length is the guest library's error, naming the function.
     let source = project.join("src/udf.js");
     let good = std::fs::read_to_string(&source).unwrap();
-    std::fs::write(&source, good.replace("return Array.from(x,", "return [1n].concat(Array.from(x,")
-        .replace("return value + 1n;\n        });", "return value + 1n;\n        }));"))
-        .unwrap();
+    std::fs::write(
+        &source,
+        good.replace("return Array.from(x,", "return [1n].concat(Array.from(x,")
+            .replace("return value + 1n;\n        });", "return value + 1n;\n        }));"),
+    )
+    .unwrap();
     ok(&project, &["build"]);
     let out = fails(&project, &["call", "build/component/my_js.wasm", "add_one", "1"]);
     assert!(out.contains("add_one returned 2 rows for 1"), "{out}");
@@ -204,11 +210,16 @@ fn dev_rebuilds_and_reruns_on_save_survives_a_broken_one_and_reports_a_changed_s
     assert!(third.iter().any(|l| l.contains("src/udf.c:") && l.contains("error")), "zig's message: {third:?}");
 
     let two_args = "PLUGRT_FUNCTION(add_one, NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64)";
-    std::fs::write(&source, original.replace("PLUGRT_FUNCTION(add_one, NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64)", two_args))
-        .unwrap();
+    std::fs::write(
+        &source,
+        original.replace("PLUGRT_FUNCTION(add_one, NANOARROW_TYPE_INT64, NANOARROW_TYPE_INT64)", two_args),
+    )
+    .unwrap();
     let fourth = dev.until(4, |l| l.starts_with("[4] round took"));
     assert!(
-        fourth.iter().any(|l| l == "[4] functions: changed signature add_one(Int64) -> Int64 => add_one(Int64, Int64) -> Int64"),
+        fourth
+            .iter()
+            .any(|l| l == "[4] functions: changed signature add_one(Int64) -> Int64 => add_one(Int64, Int64) -> Int64"),
         "{fourth:?}"
     );
     assert!(fourth.iter().any(|l| l.starts_with("| 2    | 3    | 3 ")), "two argument columns now: {fourth:?}");

@@ -211,3 +211,34 @@ pub fn package(tools: &Toolchain, flavour: Flavour, core: &Path, out: &Path, wit
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{c_escape, json_string, write_c_library};
+
+    #[test]
+    fn literals_escape_what_would_end_them() {
+        assert_eq!(c_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(json_string("a\"b\\c\nd"), r#""a\"b\\c\u000ad""#);
+    }
+
+    #[test]
+    fn the_c_library_is_written_once_and_left_alone_when_unchanged() {
+        let dir = std::env::temp_dir().join(format!("plugrt-guest-build-lib-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        write_c_library(&dir).unwrap();
+        let header = dir.join("plugrt.h");
+        let before = std::fs::metadata(&header).and_then(|m| m.modified()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_c_library(&dir).unwrap();
+        assert_eq!(
+            std::fs::metadata(&header).and_then(|m| m.modified()).unwrap(),
+            before,
+            "an editor's index stays valid"
+        );
+        for file in ["plugrt.h", "plugrt.c", "plugrt_glue.h", "component.c", "extism.c"] {
+            assert!(dir.join(file).is_file(), "{file} missing");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

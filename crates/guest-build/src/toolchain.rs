@@ -294,3 +294,33 @@ pub(crate) fn write(path: &Path, text: &str) -> Result {
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{commit, fnv1a, partial};
+
+    #[test]
+    fn an_install_that_lost_the_race_keeps_the_winners_copy() {
+        let root = std::env::temp_dir().join(format!("plugrt-guest-build-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dest = root.join("tool-1.0");
+        let first = partial(&dest);
+        std::fs::create_dir_all(&first).unwrap();
+        std::fs::write(first.join("bin"), "first").unwrap();
+        commit(&first, &dest).unwrap();
+        let second = first.with_file_name(".tool-1.0.partial-other");
+        std::fs::create_dir_all(&second).unwrap();
+        std::fs::write(second.join("bin"), "second").unwrap();
+        commit(&second, &dest).unwrap();
+        assert_eq!(std::fs::read_to_string(dest.join("bin")).unwrap(), "first");
+        assert!(!second.exists(), "the loser's copy is removed");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_lock_hash_is_fnv1a() {
+        // The published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
