@@ -60,7 +60,7 @@ pub fn check_native(sh: &Shell) -> Result {
     let mut dirs = vec![library.clone()];
     dirs.extend(tools.nanoarrow_includes()?);
     let includes: Vec<String> = dirs.iter().map(|d| format!("-I{}", d.display())).collect();
-    let defines: Vec<String> = guest.defines.iter().map(|(k, v)| format!("-D{k}=\"{v}\"")).collect();
+    let defines = guest.define_flags();
     let sources =
         [vec![root.join("fixtures/c/test_udf.c"), library.join("plugrt.c")], guest.sources, tools.nanoarrow_sources()?]
             .concat();

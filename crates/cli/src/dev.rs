@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -54,7 +53,7 @@ struct Dev {
     runtime: plugrt::Runtime,
     args: DevArgs,
     /// The plugin loaded last, and its functions' signatures by name.
-    loaded: Option<(Arc<plugrt::Plugin>, BTreeMap<String, String>)>,
+    loaded: Option<(plugrt::Plugin, BTreeMap<String, String>)>,
 }
 
 pub fn run(ceilings: Ceilings, args: DevArgs) -> Result<(), String> {
@@ -173,7 +172,7 @@ impl Dev {
     }
 
     /// Loads the first build; swaps in later ones (a renamed plugin is unloaded and loaded).
-    fn load(&self, path: &std::path::Path) -> Result<Arc<plugrt::Plugin>, String> {
+    fn load(&self, path: &std::path::Path) -> Result<plugrt::Plugin, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         if let Some((plugin, _)) = &self.loaded {
             if plugin.name() == self.project.name {
@@ -181,7 +180,7 @@ impl Dev {
             }
             self.runtime.unload(&plugin.name(), Duration::ZERO);
         }
-        self.runtime.load(&bytes).map(Arc::new).map_err(|e| e.to_string())
+        self.runtime.load(&bytes).map_err(|e| e.to_string())
     }
 
     /// Runs the query, the call, or every scalar function on sample rows.

@@ -25,7 +25,7 @@ pub struct TestArgs {
 
 /// What a check prints: the result table, or `error: MESSAGE` (so an expected error can be
 /// checked too).
-pub fn outcome(runtime: &plugrt::Runtime, query: &str) -> String {
+fn outcome(runtime: &plugrt::Runtime, query: &str) -> String {
     match sql::query(runtime, &[], query) {
         Ok(batch) => format!("{}\n", show::table(&batch)),
         Err(e) => format!("error: {e}\n"),

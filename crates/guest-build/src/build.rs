@@ -74,6 +74,14 @@ pub struct CGuest {
     pub sdk: bool,
 }
 
+impl CGuest {
+    /// Its `defines` as compiler flags (`-DNAME="value"`, the value escaped), for a build of
+    /// the same sources outside [`build_c`] (a native test of the guest's logic).
+    pub fn define_flags(&self) -> Vec<String> {
+        self.defines.iter().map(|(name, value)| format!("-D{name}=\"{}\"", c_escape(value))).collect()
+    }
+}
+
 /// Builds a C guest into the plugin `out` of `flavour`. `scratch` holds intermediate files
 /// (plugrt's C library, the core module, the contract). The toolchain must be installed
 /// ([`Toolchain::install`] with `c`); a compiler error is [`Error::Failed`] with zig's output.
@@ -89,7 +97,7 @@ pub fn build_c(tools: &Toolchain, guest: &CGuest, flavour: Flavour, scratch: &Pa
     cc.args(["cc", "--target=wasm32-wasi", "-O2", "-s", "-mexec-model=reactor"])
         .args(MEMORY_FLAGS)
         .args(includes(&dirs));
-    cc.args(guest.defines.iter().map(|(name, value)| format!("-D{name}=\"{}\"", c_escape(value))));
+    cc.args(guest.define_flags());
     cc.args(&guest.sources);
     if guest.sdk {
         cc.arg(library.join("plugrt.c"));
