@@ -2,8 +2,6 @@
 //! (docs/src/guest-contract.md).
 
 use std::collections::HashSet;
-use std::str::FromStr;
-
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, FieldRef};
@@ -141,12 +139,27 @@ fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-fn data_type(text: &str, what: &str) -> Result<DataType, String> {
-    DataType::from_str(text).map_err(|e| format!("{what}: unknown type `{text}`: {e}"))
+fn data_type(text: &str, what: impl FnOnce() -> String) -> Result<DataType, String> {
+    crate::types::parse_type(text).map_err(|e| format!("{}: {e}", what()))
 }
 
-/// Parses and checks a document; `granted` are the capabilities the host grants.
+/// Longest `describe` document, in bytes; checked before it is parsed.
+pub const MAX_DOCUMENT: usize = 256 << 10;
+/// Most functions (scalar and aggregate together) one plugin may declare.
+pub const MAX_FUNCTIONS: usize = 1024;
+/// Most arguments one function may take.
+pub const MAX_ARGS: usize = 64;
+/// Most capabilities a plugin may ask for.
+pub const MAX_CAPABILITIES: usize = 16;
+
+/// Parses and checks a document; `granted` are the capabilities the host grants. Its size is
+/// bounded before JSON parsing ([`MAX_DOCUMENT`]), its counts before any type is parsed
+/// ([`MAX_FUNCTIONS`], [`MAX_ARGS`], [`MAX_CAPABILITIES`], [`MAX_STATE_FIELDS`]), and every
+/// type through the allow-list of [`crate::types`].
 pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
+    if text.len() > MAX_DOCUMENT {
+        return Err(format!("describe document of {} bytes; at most {MAX_DOCUMENT}", text.len()));
+    }
     let doc: Document = serde_json::from_str(text).map_err(|e| format!("describe document is not valid: {e}"))?;
     if !CONTRACTS.contains(&doc.contract.as_str()) {
         return Err(format!("built for contract `{}`, this host speaks {}", doc.contract, CONTRACTS.join(" and ")));
@@ -164,6 +177,13 @@ pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
     if doc.functions.is_empty() && aggregate_docs.is_empty() {
         return Err("declares no function".into());
     }
+    let declared = doc.functions.len() + aggregate_docs.len();
+    if declared > MAX_FUNCTIONS {
+        return Err(format!("declares {declared} functions; at most {MAX_FUNCTIONS}"));
+    }
+    if doc.capabilities.len() > MAX_CAPABILITIES {
+        return Err(format!("asks for {} capabilities; at most {MAX_CAPABILITIES}", doc.capabilities.len()));
+    }
     let ungranted: Vec<_> = doc.capabilities.iter().filter(|c| !granted.contains(c)).collect();
     if !ungranted.is_empty() {
         return Err(format!("asks for capabilities the host does not grant: {ungranted:?}"));
@@ -180,13 +200,16 @@ pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
         Ok(())
     };
     let types = |name: &str, args: &[String]| -> Result<Vec<DataType>, String> {
-        args.iter().enumerate().map(|(i, a)| data_type(a, &format!("function `{name}` arg{i}"))).collect()
+        if args.len() > MAX_ARGS {
+            return Err(format!("`{name}` takes {} arguments; at most {MAX_ARGS}", args.len()));
+        }
+        args.iter().enumerate().map(|(i, a)| data_type(a, || format!("argument {} of `{name}`", i + 1))).collect()
     };
     let mut functions = Vec::with_capacity(doc.functions.len());
     for f in doc.functions {
         declare(&f.name)?;
         let args = types(&f.name, &f.args)?;
-        let returns = data_type(&f.returns, &format!("function `{}` return", f.name))?;
+        let returns = data_type(&f.returns, || format!("return type of `{}`", f.name))?;
         functions.push(Signature { name: f.name, args, returns, volatility: f.volatility });
     }
     let mut aggregates = Vec::with_capacity(aggregate_docs.len());
@@ -197,7 +220,7 @@ pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
             return Err(format!("aggregate `{}` must take at least one argument", a.name));
         }
         let args = types(&a.name, &a.args)?;
-        let returns = data_type(&a.returns, &format!("aggregate `{}` return", a.name))?;
+        let returns = data_type(&a.returns, || format!("return type of aggregate `{}`", a.name))?;
         if a.state.is_empty() || a.state.len() > MAX_STATE_FIELDS {
             return Err(format!("aggregate `{}` must declare 1 to {MAX_STATE_FIELDS} state fields", a.name));
         }
@@ -214,7 +237,7 @@ pub fn parse(text: &str, granted: &[String]) -> Result<Description, String> {
                 return Err(format!("aggregate `{}` declares state field `{}` twice", a.name, field.name));
             }
             let data_type =
-                data_type(&field.data_type, &format!("aggregate `{}` state field `{}`", a.name, field.name))?;
+                data_type(&field.data_type, || format!("state field `{}` of aggregate `{}`", field.name, a.name))?;
             state.push(Arc::new(Field::new(field.name, data_type, true)));
         }
         aggregates.push(AggregateSignature { name: a.name, args, returns, state, volatility: a.volatility });
@@ -268,6 +291,31 @@ mod tests {
             let err = parse(&doc, &[]).unwrap_err();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
         }
+    }
+
+    #[test]
+    fn size_and_counts_are_bounded_before_types_are_parsed() {
+        let huge =
+            GOOD.replace(r#""version":"1.0""#, &format!(r#""version":"1.0","pad":"{}""#, "x".repeat(MAX_DOCUMENT)));
+        assert!(parse(&huge, &[]).unwrap_err().contains("describe document of"));
+        let deep = format!("{}Int64{}", "List(".repeat(10_000), ")".repeat(10_000));
+        let err = parse(&GOOD.replace(r#"["Int64"]"#, &format!(r#"["Int64","{deep}"]"#)), &[]).unwrap_err();
+        assert!(err.starts_with("argument 2 of `add_one`: type text of"), "{err}");
+        let nested = format!("{}Int64{}", "List(".repeat(40), ")".repeat(40));
+        let err = parse(&GOOD.replace(r#""returns":"Int64""#, &format!(r#""returns":"{nested}""#)), &[]).unwrap_err();
+        assert_eq!(err, "return type of `add_one`: type nests 41 levels; at most 16");
+        let args = vec!["\"Int8\""; MAX_ARGS + 1].join(",");
+        let err = parse(&GOOD.replace(r#"["Int64"]"#, &format!("[{args}]")), &[]).unwrap_err();
+        assert!(err.contains("takes 65 arguments; at most 64"), "{err}");
+        let one = r#"{"name":"fNUM","args":[],"returns":"Int64","volatility":"immutable"}"#;
+        let many: Vec<String> = (0..=MAX_FUNCTIONS).map(|i| one.replace("NUM", &i.to_string())).collect();
+        let doc = format!(
+            r#"{{"contract":"plugrt:udf@0.1.0","name":"d","version":"1","functions":[{}],"capabilities":[]}}"#,
+            many.join(",")
+        );
+        assert!(parse(&doc, &[]).unwrap_err().contains("declares 1025 functions"));
+        let dictionary = GOOD.replace(r#"["Int64"]"#, r#"["Dictionary(Utf8, Utf8)"]"#);
+        assert!(parse(&dictionary, &[]).unwrap_err().starts_with("argument 1 of `add_one`: type Dictionary"));
     }
 
     const AGGREGATES: &str = r#"{"contract":"plugrt:udf@0.2.0","name":"agg","version":"1","functions":[],

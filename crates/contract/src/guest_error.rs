@@ -41,11 +41,20 @@ impl GuestError {
             message: text.to_owned(),
             retryable: false,
         });
-        if error.message.len() > MAX_MESSAGE {
-            error.message = format!("{}...", cut_message(&error.message));
-        }
+        error.message = shorten(std::mem::take(&mut error.message));
         error
     }
+
+    /// A `call-error` from the component flavour's record, its message cut to 4 KiB like
+    /// the Extism flavour's.
+    pub fn new(kind: GuestErrorKind, message: String, retryable: bool) -> GuestError {
+        GuestError { kind, message: shorten(message), retryable }
+    }
+}
+
+/// A guest's message kept to [`MAX_MESSAGE`] bytes, with `...` where it was cut.
+fn shorten(message: String) -> String {
+    if message.len() > MAX_MESSAGE { format!("{}...", cut_message(&message)) } else { message }
 }
 
 #[cfg(test)]
@@ -61,5 +70,7 @@ mod tests {
         let e = GuestError::from_json(r#"{"kind":"nope","message":"x","retryable":false}"#);
         assert_eq!(e.kind, GuestErrorKind::Internal);
         assert_eq!(GuestError::from_json(&"é".repeat(5000)).message.len(), 4096 + 3);
+        let long = GuestError::new(GuestErrorKind::Internal, "x".repeat(1 << 20), false);
+        assert_eq!(long.message.len(), 4096 + 3);
     }
 }

@@ -1,7 +1,9 @@
 //! The guest contract of plugrt, as the loaders share it (docs/src/guest-contract.md):
 //!
 //! - [`describe`]: the self-description a plugin returns, parsed and checked by one set of
-//!   rules ([`parse_description`]);
+//!   rules ([`parse_description`]), its size and counts bounded before it is parsed;
+//! - [`types`]: the types a plugin may declare, an allow-list bounded in length, depth, field
+//!   count and width ([`parse_type`], [`check_type`]);
 //! - [`GuestError`]: a guest's `call-error`, and its JSON form in the Extism flavour;
 //! - [`check_input`]: a batch against a function's declared arguments, before any guest runs;
 //!   [`start_aggregate`]: the same for an aggregate step ([`AggregateOp`]);
@@ -30,6 +32,7 @@ mod limits;
 mod log;
 mod plugin;
 mod report;
+pub mod types;
 mod versions;
 
 pub use aggregate::{AggregateOp, AggregateStart, AggregateStep, start_aggregate, write_aggregate_envelope};
@@ -47,4 +50,5 @@ pub use log::{GUEST_TARGET, GuestLog, LOG_BUDGET, LogLevel, MAX_MESSAGE, cut_mes
 pub use plugin::{Loaded, Loader, Parts, Plugin};
 pub use plugrt_pool::Reuse;
 pub use report::{CallReport, Outcome, Phases, lap};
+pub use types::{check_type, parse_type};
 pub use versions::{Version, Versions, read_plugin_file};

@@ -79,16 +79,31 @@ impl GuestLog {
         self.dropped
     }
 
-    /// Logs `message` at `level` (target [`GUEST_TARGET`], field `plugin`), cut to 4 KiB, if the budget allows.
-    pub fn log(&mut self, level: LogLevel, message: &str) {
+    /// Takes one message from the budget: `true` if it may be logged, `false` (and counted as
+    /// dropped) once the budget is used up. A loader asks before it reads the message from
+    /// guest memory, so a guest past its budget costs the host no copy.
+    pub fn admit(&mut self) -> bool {
         if self.budget == 0 {
             self.dropped += 1;
             if self.dropped == 1 {
                 tracing::trace!(target: GUEST_TARGET, plugin = %self.plugin, "guest log budget used up; dropping messages");
             }
-            return;
+            return false;
         }
         self.budget -= 1;
+        true
+    }
+
+    /// Logs `message` at `level` (target [`GUEST_TARGET`], field `plugin`), cut to 4 KiB, if the budget allows.
+    pub fn log(&mut self, level: LogLevel, message: &str) {
+        if self.admit() {
+            self.emit(level, message);
+        }
+    }
+
+    /// Logs `message` at `level`, cut to 4 KiB, for a message [`admit`](GuestLog::admit) let
+    /// through.
+    pub fn emit(&self, level: LogLevel, message: &str) {
         let (plugin, message) = (&*self.plugin, cut_message(message));
         match level {
             LogLevel::Trace => tracing::trace!(target: GUEST_TARGET, plugin, "{message}"),
