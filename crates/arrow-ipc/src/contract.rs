@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_array::types::{Decimal32Type, Decimal64Type, Decimal128Type, Decimal256Type, DecimalType};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, RecordBatchOptions, make_array};
 use arrow_buffer::Buffer;
+use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, FieldRef, Schema};
 
 use crate::{IpcError, Limits, decode_one};
@@ -26,7 +28,9 @@ pub fn input_batch(args: &[ArrayRef], rows: usize) -> Result<RecordBatch, IpcErr
 ///
 /// The column must be of `declared` type, compared with [`DataType::equals_datatype`]
 /// (nested field names may differ, nested nullability may not); it may contain nulls whatever
-/// the field says. It must have exactly `input_rows` rows.
+/// the field says. It must have exactly `input_rows` rows. It is returned as the declared
+/// type ([`conform`]): the guest's nested field names and metadata are dropped, and decimals
+/// must fit their declared precision.
 pub fn scalar_result(batch: &RecordBatch, declared: &DataType, input_rows: usize) -> Result<ArrayRef, IpcError> {
     if batch.num_columns() != 1 {
         return Err(IpcError::SchemaMismatch {
@@ -41,7 +45,69 @@ pub fn scalar_result(batch: &RecordBatch, declared: &DataType, input_rows: usize
     if column.len() != input_rows {
         return Err(IpcError::RowCount { expected: input_rows, found: column.len() });
     }
-    Ok(column.clone())
+    conform(column, declared)
+}
+
+/// `column`, whose type [`DataType::equals_datatype`] the declared one, as exactly the
+/// declared type: nested fields take the declared names, nullability and metadata (the guest's
+/// are dropped), and every decimal value, nested ones included, must fit its declared
+/// precision. Rebuilding the array validates it again, which only a column whose type differs
+/// from the declared one in names or metadata pays for.
+pub fn conform(column: &ArrayRef, declared: &DataType) -> Result<ArrayRef, IpcError> {
+    let data = column.to_data();
+    check_decimals(&data)?;
+    if column.data_type() == declared {
+        return Ok(column.clone());
+    }
+    Ok(make_array(retype(data, declared)?))
+}
+
+/// `data` as `declared`, its children retyped the same way (the nesting is the IPC
+/// validator's bounded depth).
+fn retype(data: ArrayData, declared: &DataType) -> Result<ArrayData, IpcError> {
+    if data.data_type() == declared {
+        return Ok(data);
+    }
+    let child_types: Vec<&DataType> = match declared {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+            vec![f.data_type()]
+        }
+        DataType::Struct(fields) => fields.iter().map(|f| f.data_type()).collect(),
+        _ => Vec::new(),
+    };
+    if child_types.len() != data.child_data().len() {
+        return Err(IpcError::SchemaMismatch { expected: declared.to_string(), found: data.data_type().to_string() });
+    }
+    let children = data
+        .child_data()
+        .iter()
+        .zip(child_types)
+        .map(|(child, ty)| retype(child.clone(), ty))
+        .collect::<Result<Vec<_>, _>>()?;
+    data.into_builder().data_type(declared.clone()).child_data(children).build().map_err(IpcError::Arrow)
+}
+
+/// Fails if a decimal value anywhere in `data` has more digits than its type's precision.
+fn check_decimals(data: &ArrayData) -> Result<(), IpcError> {
+    let fits = match data.data_type() {
+        DataType::Decimal32(p, _) => decimals_fit::<Decimal32Type>(data, *p),
+        DataType::Decimal64(p, _) => decimals_fit::<Decimal64Type>(data, *p),
+        DataType::Decimal128(p, _) => decimals_fit::<Decimal128Type>(data, *p),
+        DataType::Decimal256(p, _) => decimals_fit::<Decimal256Type>(data, *p),
+        _ => true,
+    };
+    if !fits {
+        return Err(IpcError::SchemaMismatch {
+            expected: format!("values of {} within its precision", data.data_type()),
+            found: "a value with more digits".into(),
+        });
+    }
+    data.child_data().iter().try_for_each(check_decimals)
+}
+
+fn decimals_fit<T: DecimalType>(data: &ArrayData, precision: u8) -> bool {
+    let array = PrimitiveArray::<T>::from(data.clone());
+    array.iter().all(|v| v.is_none_or(|v| T::is_valid_decimal_precision(v, precision)))
 }
 
 /// Decodes a scalar call's output stream (exactly one batch, within `limits`) and checks it
@@ -77,9 +143,11 @@ pub fn state_result(batch: &RecordBatch, declared: &[FieldRef], groups: usize) -
     if batch.num_rows() != groups {
         return Err(IpcError::RowCount { expected: groups, found: batch.num_rows() });
     }
+    let columns =
+        batch.columns().iter().zip(declared).map(|(c, f)| conform(c, f.data_type())).collect::<Result<Vec<_>, _>>()?;
     let schema = Arc::new(Schema::new(declared.to_vec()));
     let options = RecordBatchOptions::new().with_row_count(Some(groups));
-    RecordBatch::try_new_with_options(schema, batch.columns().to_vec(), &options).map_err(IpcError::Encode)
+    RecordBatch::try_new_with_options(schema, columns, &options).map_err(IpcError::Encode)
 }
 
 /// Decodes an aggregate step's output stream (exactly one batch, within `limits`) and checks it
@@ -91,4 +159,43 @@ pub fn decode_state_result(
     groups: usize,
 ) -> Result<RecordBatch, IpcError> {
     state_result(&decode_one(bytes, limits)?, declared, groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Decimal128Array, Int64Array, ListArray, StructArray};
+    use std::collections::HashMap;
+
+    #[test]
+    fn nested_names_and_metadata_become_the_declared_ones() {
+        let guest_field = Field::new("guest-name", DataType::Int64, true)
+            .with_metadata(HashMap::from([("guest".to_owned(), "was here".to_owned())]));
+        let values: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+        let list: ArrayRef = Arc::new(ListArray::new(
+            Arc::new(guest_field.clone()),
+            arrow_buffer::OffsetBuffer::from_lengths([1, 2]),
+            values.clone(),
+            None,
+        ));
+        let declared = DataType::List(Arc::new(Field::new("item", DataType::Int64, true)));
+        let out = conform(&list, &declared).unwrap();
+        assert_eq!(out.data_type(), &declared);
+        assert_eq!(out.len(), 2);
+        let strukt: ArrayRef = Arc::new(StructArray::new(vec![guest_field].into(), vec![values], None));
+        let declared = DataType::Struct(vec![Field::new("x", DataType::Int64, true)].into());
+        assert_eq!(conform(&strukt, &declared).unwrap().data_type(), &declared);
+    }
+
+    #[test]
+    fn decimals_must_fit_their_precision() {
+        let fits: ArrayRef =
+            Arc::new(Decimal128Array::from(vec![Some(99_999), None]).with_precision_and_scale(5, 2).unwrap());
+        conform(&fits, fits.data_type()).unwrap();
+        // Nulls do not count, whatever their slot holds.
+        let too_big: ArrayRef =
+            Arc::new(Decimal128Array::from(vec![Some(100_000)]).with_precision_and_scale(5, 2).unwrap());
+        let err = conform(&too_big, too_big.data_type()).unwrap_err();
+        assert!(err.to_string().contains("within its precision"), "{err}");
+    }
 }

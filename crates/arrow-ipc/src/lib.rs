@@ -48,7 +48,7 @@ mod reader;
 mod validate;
 mod writer;
 
-pub use contract::{decode_scalar_result, decode_state_result, input_batch, scalar_result, state_result};
+pub use contract::{conform, decode_scalar_result, decode_state_result, input_batch, scalar_result, state_result};
 pub use error::IpcError;
 pub use limits::Limits;
 pub use reader::{Decoded, decode, decode_one, decode_trusted};
