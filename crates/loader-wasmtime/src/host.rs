@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{ComponentType, Lift, Linker, Lower};
+use wasmtime::component::{ComponentType, Lift, Linker, Lower, WasmStr};
 use wasmtime::{ResourceLimiter, StoreContextMut, UpdateDeadline};
 
+use crate::runtime::{CORE_INSTANCES_PER_COMPONENT, MEMORIES_PER_COMPONENT, TABLES_PER_COMPONENT};
 use plugrt_contract::{AggregateOp, CallMemory, CallOptions, CancelToken, GuestErrorKind, GuestLog, LogLevel};
 
 /// A store's data.
@@ -108,15 +109,22 @@ impl HostState {
     }
 }
 
+/// Bytes one table element is counted as against the instance's memory ceiling (a function
+/// reference is a pointer).
+const TABLE_ELEMENT_BYTES: usize = 8;
+
 impl ResourceLimiter for HostState {
+    /// One ceiling for the whole instance: every linear memory and table it creates or grows
+    /// is counted together (a component holds several core instances, each with its own
+    /// memory), so no number of memories multiplies the plugin's limit.
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current);
         // Beyond the plugin's limit: refuse like the spec intends (`memory.grow` returns -1)
         // and remember it for the report.
-        if desired > self.memory_limit {
+        if self.memory_held.saturating_add(more) > self.memory_limit {
             self.stop.growth_refused = true;
             return Ok(false);
         }
-        let more = desired.saturating_sub(current);
         if let Some(memory) = &self.memory
             && more > 0
             && let Err(reason) = memory.try_grow(more)
@@ -137,10 +145,34 @@ impl ResourceLimiter for HostState {
         Ok(())
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.table_limit;
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current).saturating_mul(TABLE_ELEMENT_BYTES);
+        let allowed = desired <= self.table_limit && self.memory_held.saturating_add(more) <= self.memory_limit;
         self.stop.growth_refused |= !allowed;
+        if allowed {
+            self.memory_held += more;
+            self.last_growth = more;
+        }
         Ok(allowed)
+    }
+
+    fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_held -= std::mem::take(&mut self.last_growth);
+        Ok(())
+    }
+
+    // What the pooling allocator's slots are sized by, enforced with the on-demand
+    // allocator too.
+    fn instances(&self) -> usize {
+        CORE_INSTANCES_PER_COMPONENT as usize
+    }
+
+    fn tables(&self) -> usize {
+        TABLES_PER_COMPONENT as usize
+    }
+
+    fn memories(&self) -> usize {
+        MEMORIES_PER_COMPONENT as usize
     }
 }
 
@@ -243,8 +275,12 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostS
     for interface in LOG_INTERFACES {
         linker.instance(interface)?.func_wrap(
             "log",
-            |mut cx: wasmtime::StoreContextMut<'_, HostState>, (level, message): (Level, String)| {
-                cx.data_mut().log.log(level.into(), &message);
+            |mut cx: wasmtime::StoreContextMut<'_, HostState>, (level, message): (Level, WasmStr)| {
+                // Bounds-checked by wasmtime when lifted; read (and cut) only while the
+                // budget lasts, so a spent budget copies nothing.
+                if cx.data_mut().log.admit() {
+                    cx.data().log.emit(level.into(), &message.to_str(&cx)?);
+                }
                 Ok(())
             },
         )?;

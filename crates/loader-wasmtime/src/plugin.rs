@@ -15,8 +15,8 @@ use crate::host::{self, CallError, HostState, Op, Stop};
 use crate::runtime::RuntimeInner;
 use crate::{Error, Limits, LoadOptions};
 use plugrt_contract::{
-    AggregateOp, AggregateStart, CallOptions, CallReport, Loaded, Loader, Parts, check_input, lap, parse_description,
-    start_aggregate,
+    AggregateOp, AggregateStart, CallOptions, CallReport, GuestError, Loaded, Loader, Parts, check_input, lap,
+    parse_description, start_aggregate,
 };
 
 /// A loaded component (see `plugrt_contract::Plugin`, which this loader's [`crate::Plugin`]
@@ -276,6 +276,8 @@ impl ComponentVersion {
                 .map_err(|e| fail(format!("export `aggregate` has the wrong type: {e:#}")))?;
         }
         let (document,) = describe.call(&mut store, ()).map_err(|e| fail(format!("`describe` failed: {e:#}")))?;
+        // Bounded by the instance's memory limit when lifted; the document's own bound is
+        // checked before it is parsed.
         drop(store);
         let description = parse_description(&document, &runtime.config.granted_capabilities).map_err(fail)?;
         // Aggregates need the `aggregate` export (its type was checked above); a plugin without
@@ -369,13 +371,17 @@ impl ComponentVersion {
                 }
                 Ok(output)
             }
-            Ok((Err(e),)) => Err(Error::Guest {
-                plugin: self.name.to_string(),
-                function: function.to_owned(),
-                kind: e.kind.into(),
-                message: e.message,
-                retryable: e.retryable,
-            }),
+            Ok((Err(e),)) => {
+                // Cut like the Extism flavour's: a guest must not fill the host's errors.
+                let e = GuestError::new(e.kind.into(), e.message, e.retryable);
+                Err(Error::Guest {
+                    plugin: self.name.to_string(),
+                    function: function.to_owned(),
+                    kind: e.kind,
+                    message: e.message,
+                    retryable: e.retryable,
+                })
+            }
             Err(e) => Err(call_err(e)),
         }
     }

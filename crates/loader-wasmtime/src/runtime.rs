@@ -106,10 +106,14 @@ impl Drop for RuntimeInner {
     }
 }
 
-/// Core instances and memories a component may bring beyond the one each usually has.
-const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
-const MEMORIES_PER_COMPONENT: u32 = 4;
-const TABLES_PER_COMPONENT: u32 = 8;
+/// Core instances, linear memories and tables one component instance may create (its core
+/// modules, their adapters and shims): the pooling allocator's slots are sized by them, and
+/// the store's limiter enforces them with the on-demand allocator too.
+pub(crate) const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// See [`CORE_INSTANCES_PER_COMPONENT`].
+pub(crate) const MEMORIES_PER_COMPONENT: u32 = 4;
+/// See [`CORE_INSTANCES_PER_COMPONENT`].
+pub(crate) const TABLES_PER_COMPONENT: u32 = 8;
 /// Table bytes kept resident per table slot when an instance is released: the pages of it
 /// the instance wrote are zeroed in place (found with the page scan) instead of decommitted.
 /// A decommitted table page is mapped to the shared zero page on the next instance's first
@@ -148,6 +152,21 @@ fn base_config(config: &RuntimeConfig, layout: Layout) -> Config {
     let (reservation, guard) = layout.sizes(config.limits.memory_bytes);
     let mut c = Config::new();
     c.wasm_component_model(true);
+    // Proposals the contract does not need are attack surface: off, so a plugin using them is
+    // refused at load. GC is compiled into wasmtime (extism needs it) and never enabled here;
+    // nor are 64-bit memories, shared-everything threads, exceptions, stack switching and the
+    // component model's GC extension. (Threads and the component model's async are not
+    // compiled in at all.) Multiple memories stay on: wasmtime's own adapter modules between
+    // a component's core instances use them (and its compiler panics without them); the
+    // store's limiter counts every memory against one ceiling instead.
+    c.wasm_gc(false);
+    c.wasm_shared_everything_threads(false);
+    c.wasm_exceptions(false);
+    c.wasm_memory64(false);
+    c.wasm_custom_page_sizes(false);
+    c.wasm_wide_arithmetic(false);
+    c.wasm_stack_switching(false);
+    c.wasm_component_model_gc(false);
     c.epoch_interruption(true);
     c.consume_fuel(config.limits.fuel.is_some());
     c.memory_init_cow(true);

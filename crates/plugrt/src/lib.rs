@@ -66,8 +66,8 @@ pub use flavour::Flavour;
 pub use plugin::Plugin;
 pub use plugrt_contract::{
     AUTO_READY, AggregateOp, AggregateSignature, Allocator, CONTRACT, CONTRACTS, CallMemory, CallOptions, CallReport,
-    CancelToken, Description, Error, GUEST_TARGET, GuestErrorKind, Limits, LoadOptions, Outcome, PREWARM_THRESHOLD,
-    Phases, PreWarm, Reuse, Signature, Volatility,
+    CancelToken, Description, Error, GUEST_TARGET, GuestErrorKind, Limits, LoadOptions, MAX_MESSAGE, Outcome,
+    PREWARM_THRESHOLD, Phases, PreWarm, Reuse, Signature, Volatility,
 };
 pub use plugrt_pool::{BUCKET_BOUNDS_NS, BudgetStatus, CloseReport, HistogramSnapshot, MetricsSnapshot, RetireReason};
 pub(crate) use runtime::Settings;
