@@ -19,7 +19,7 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature};
 use plugrt_contract::{AggregateOp, AggregateSignature, CallOptions};
 
-use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, plugin_error};
+use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, expect_type, plugin_error};
 
 /// One declared aggregate of one plugin, as DataFusion sees it.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -91,6 +91,11 @@ impl AggregateUDFImpl for PluginUdaf {
 
 /// Every group's state, as the guest last answered it, and the plugin that steps them.
 struct GroupStates {
+    /// The plugin's and the SQL function's names, for errors.
+    plugin_name: String,
+    name: String,
+    /// Fixed-width bytes of one group's state (`plugrt_contract::types::value_width`).
+    state_width: usize,
     plugin: Arc<dyn UdfPlugin>,
     function: String,
     schema: SchemaRef,
@@ -180,6 +185,10 @@ impl GroupStates {
             }
         };
         GroupStates {
+            plugin_name: udaf.origin.plugin_name.clone(),
+            // Bounded by the contract: at most 16 fields of at most 16 KiB each.
+            state_width: udaf.state.iter().map(|f| plugrt_contract::types::value_width(f.data_type())).sum(),
+            name: udaf.origin.name.clone(),
             plugin: udaf.origin.plugin.clone(),
             function: udaf.origin.function.clone(),
             schema,
@@ -294,13 +303,41 @@ impl GroupStates {
         store + self.slot.capacity() * 4
     }
 
+    fn names(&self) -> [&str; 3] {
+        [&self.plugin_name, &self.function, &self.name]
+    }
+
     /// One guest step under a fresh share of the session's memory pool.
     fn call(&self, op: AggregateOp, states: &RecordBatch, rows: Option<&RecordBatch>) -> Result<RecordBatch> {
         let reservation = Arc::new(CallReservation(self.memory.new_empty()));
         let options = CallOptions { cancel: None, memory: Some(reservation.clone()) };
         let answer = self.plugin.aggregate(&self.function, op, states, rows, &options).map_err(plugin_error);
         reservation.0.free();
-        answer
+        let answer = answer?;
+        // The plugin checked the answer against its current declaration; the store relies
+        // on the registered one (a reload may have changed it).
+        match op {
+            AggregateOp::Finish => {
+                let got = answer.columns().first().map(|c| c.data_type().clone()).unwrap_or(DataType::Null);
+                expect_type(self.names(), "its result", &self.returns, &got)?;
+            }
+            AggregateOp::Update | AggregateOp::Merge => {
+                for (field, column) in self.schema.fields().iter().zip(answer.columns()) {
+                    let what = format!("state field `{}`", field.name());
+                    expect_type(self.names(), &what, field.data_type(), column.data_type())?;
+                }
+                if answer.num_columns() != self.schema.fields().len() {
+                    return Err(DataFusionError::Execution(format!(
+                        "plugin `{}`, function `{}`: answered {} state fields, {} were registered",
+                        self.plugin_name,
+                        self.function,
+                        answer.num_columns(),
+                        self.schema.fields().len()
+                    )));
+                }
+            }
+        }
+        Ok(answer)
     }
 
     /// `update` or `merge` for `values` (arguments or partial states), row i going to group
@@ -332,7 +369,8 @@ impl GroupStates {
         if rows == 0 {
             return Ok(());
         }
-        let bytes: usize = values.iter().map(|v| v.get_array_memory_size()).sum();
+        // The rows' arguments, and the states built or gathered for as many groups.
+        let bytes = values.iter().map(|v| v.get_array_memory_size()).sum::<usize>() + self.state_width * rows;
         let step = chunk_rows(rows, bytes, &self.plugin.limits());
         for start in (0..rows).step_by(step) {
             let len = step.min(rows - start);
@@ -366,7 +404,8 @@ impl GroupStates {
     fn convert(&self, values: &[ArrayRef], filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let rows = values.first().map_or(0, |v| v.len());
         let filter = filter.map(selected);
-        let bytes: usize = values.iter().map(|v| v.get_array_memory_size()).sum();
+        // The rows' arguments, and the states built or gathered for as many groups.
+        let bytes = values.iter().map(|v| v.get_array_memory_size()).sum::<usize>() + self.state_width * rows;
         let step = chunk_rows(rows, bytes, &self.plugin.limits());
         let mut parts: Vec<RecordBatch> = Vec::with_capacity(rows.div_ceil(step));
         for start in (0..rows).step_by(step) {

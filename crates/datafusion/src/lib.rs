@@ -264,6 +264,11 @@ impl Origin {
         }
     }
 
+    /// See [`expect_type`].
+    fn expect_type(&self, what: &str, registered: &DataType, got: &DataType) -> Result<()> {
+        expect_type([&self.plugin_name, &self.function, &self.name], what, registered, got)
+    }
+
     fn key(&self) -> (&str, &str, &str, &Signature, &DataType) {
         (&self.name, &self.plugin_name, &self.function, &self.signature, &self.returns)
     }
@@ -291,6 +296,21 @@ impl Hash for Origin {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.key().hash(state);
     }
+}
+
+/// Fails unless a value the plugin answered (`what`) has the type the function was registered
+/// with (`[plugin, function, SQL name]`): a reload may have changed the plugin's signature
+/// under the registration, and DataFusion plans (and the aggregate state stores index) with
+/// the registered types.
+fn expect_type(names: [&str; 3], what: &str, registered: &DataType, got: &DataType) -> Result<()> {
+    if got.equals_datatype(registered) {
+        return Ok(());
+    }
+    let [plugin, function, name] = names;
+    Err(DataFusionError::Execution(format!(
+        "plugin `{plugin}`, function `{function}`: {what} is {got}, but `{name}` was registered with {registered}: \
+         the plugin was reloaded with another signature; register its functions again"
+    )))
 }
 
 /// One declared scalar function of one plugin, as DataFusion sees it.
@@ -370,7 +390,9 @@ impl PluginUdf {
                 plugrt_arrow_ipc::input_batch(&slice, len).map_err(|e| DataFusionError::External(Box::new(e)))?;
             let output = self.origin.plugin.call(&self.origin.function, &batch, &options).map_err(plugin_error);
             reservation.0.free();
-            outputs.push(output?);
+            let output = output?;
+            self.origin.expect_type("its result", &self.origin.returns, output.data_type())?;
+            outputs.push(output);
         }
         if outputs.len() == 1 {
             return Ok(outputs.pop().expect("one output"));
