@@ -1,7 +1,9 @@
 //! `cargo xtask fixtures`: installs the guest toolchains into `.tools/` (git-ignored) and
 //! builds every fixture into `fixtures/out/` (git-ignored), rebuilding only what changed.
 //!
-//! Edge-case fixtures (`fixtures/wat/*.wat`) hold only behaviour: a `$run` function and data.
+//! Edge-case fixtures (`fixtures/wat/*.wat`) and the hostile suite (`fixtures/hostile/*.wat`,
+//! built as `hostile_NAME` with `_hostile.wat`'s helpers) hold only behaviour: a `$run`
+//! function and data.
 //! Each is wrapped in a flavour prelude (`_component.wat`: the canonical ABI of the `udf`
 //! world; `_extism.wat`: the Extism kernel) and built once per flavour:
 //! - component: `wasm-tools parse`, `component embed wit/0.1.0 --world udf`, `component new`
@@ -102,6 +104,8 @@ pub struct WatFixture {
     pub path: PathBuf,
     pub name: String,
     pub flavours: Vec<Flavour>,
+    /// Helpers added to the flavour's prelude (the hostile suite's).
+    pub helpers: Option<PathBuf>,
 }
 
 /// Guests built from other sources than WAT, and their flavours.
@@ -121,23 +125,31 @@ pub fn all() -> Result<Vec<(String, Flavour)>> {
     Ok(all)
 }
 
+/// Where WAT fixtures live: the edge cases, and the hostile suite (named `hostile_NAME`, with
+/// the helpers of `fixtures/hostile/_hostile.wat` added to the flavour's prelude).
+const WAT_DIRS: [(&str, &str); 2] = [("fixtures/wat", ""), ("fixtures/hostile", "hostile_")];
+
 pub fn wat_fixtures() -> Result<Vec<WatFixture>> {
-    let dir = project_root().join("fixtures/wat");
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
-        let Some(stem) = file.strip_suffix(".wat") else { continue };
-        if stem.starts_with('_') {
-            continue;
+    for (folder, prefix) in WAT_DIRS {
+        let dir = project_root().join(folder);
+        let helpers = dir.join("_hostile.wat");
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let Some(file) = path.file_name().and_then(|f| f.to_str()) else { continue };
+            let Some(stem) = file.strip_suffix(".wat") else { continue };
+            if stem.starts_with('_') {
+                continue;
+            }
+            let (name, flavours) = match stem.rsplit_once('.') {
+                Some((name, "component")) => (name, vec![Flavour::Component]),
+                Some((name, "extism")) => (name, vec![Flavour::Extism]),
+                Some(_) => return Err(format!("{}: unknown flavour suffix", path.display()).into()),
+                None => (stem, Flavour::ALL.to_vec()),
+            };
+            let helpers = helpers.exists().then(|| helpers.clone());
+            found.push(WatFixture { name: format!("{prefix}{name}"), flavours, path, helpers });
         }
-        let (name, flavours) = match stem.rsplit_once('.') {
-            Some((name, "component")) => (name, vec![Flavour::Component]),
-            Some((name, "extism")) => (name, vec![Flavour::Extism]),
-            Some(_) => return Err(format!("{}: unknown flavour suffix", path.display()).into()),
-            None => (stem, Flavour::ALL.to_vec()),
-        };
-        found.push(WatFixture { name: name.to_owned(), flavours, path });
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
@@ -170,6 +182,7 @@ fn build_wat(sh: &Shell, tools: &Toolchain) -> Result<usize> {
             if aggregates {
                 preludes.push(root.join(format!("fixtures/wat/_{}.aggregate.wat", flavour.name())));
             }
+            preludes.extend(fixture.helpers.iter().cloned());
             let out = out_dir().join(flavour.name()).join(format!("{}.wasm", fixture.name));
             let mut inputs = vec![fixture.path.clone(), contract_wit.clone()];
             inputs.extend(preludes.iter().cloned());

@@ -12,6 +12,8 @@ mod concurrency;
 mod edge_cases;
 mod flavours;
 #[cfg(any(feature = "wasmtime", feature = "extism"))]
+mod hostile;
+#[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod observability;
 #[cfg(any(feature = "wasmtime", feature = "extism"))]
 mod scale;
