@@ -20,7 +20,8 @@
 //!   process loads it with `Runtime::load_dir`; plans name plugins by hash, so a machine with
 //!   another version refuses the plan), or self-contained plans
 //!   ([`CodecOptions::self_contained`](crate::CodecOptions::self_contained)), which carry each
-//!   plugin's bytes to processes that lack it.
+//!   plugin's bytes to processes that lack it, and which those processes run only if they opt
+//!   in ([`CodecOptions::plan_bytes`](crate::CodecOptions::plan_bytes)).
 //!
 //! What it does not do: it does not start remote processes, copy plugin folders, or
 //! interrupt aggregate steps or scalar calls when a distributed query is cancelled

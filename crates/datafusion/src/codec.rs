@@ -7,10 +7,11 @@
 //! and version, the SHA-256 of the bytes it was loaded from, the function's name, and, when
 //! [`CodecOptions::self_contained`] is on, the plugin's bytes themselves. Decoding finds the
 //! plugin in the receiving side's [`PluginCatalog`] by name and takes it only if its hash is
-//! the plan's; otherwise it loads the plan's bytes (after checking they hash to what the plan
-//! says). A missing plugin, another version under the same name, altered bytes or a
-//! malformed payload is a [`CodecError`] naming the plugin, never a panic and never a
-//! silently different function.
+//! the plan's; otherwise, only if the receiving side opted in ([`CodecOptions::plan_bytes`]),
+//! it loads the plan's bytes (after checking they hash to what the plan says), bounded in
+//! size, count and loading time. A missing plugin, another version under the same name,
+//! refused or altered bytes or a malformed payload is a [`CodecError`] naming the plugin,
+//! never a panic and never a silently different function.
 //!
 //! Each codec wraps another one (DataFusion's default, or Ballista's) and hands it every
 //! UDF that is not a plugin's and every plan node, table provider and file format.
@@ -20,9 +21,9 @@
 //! (they are held by the codec, keyed by hash), or de-duplicate bytes across the UDFs of one
 //! plan: a self-contained plan carries one copy of the plugin per UDF expression.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::datasource::TableProvider;
@@ -35,7 +36,7 @@ use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprE
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use plugrt_contract::Error;
 use sha2::{Digest, Sha256};
 
@@ -108,25 +109,50 @@ pub trait PluginCatalog: Send + Sync + 'static {
 /// project builds (the JS guest, 5.4 MB with its QuickJS engine).
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 64 << 20;
 
-/// Plugins loaded from self-contained plans that a codec keeps, keyed by hash; beyond it,
-/// the oldest is dropped (UDFs already decoded keep theirs).
-pub const PLAN_PLUGINS_KEPT: usize = 64;
-
 /// How a [`PluginCodec`] encodes and what it accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodecOptions {
     /// Put each plugin's bytes in the plan, so that a receiving side without the plugin can
-    /// load it. Every plugin a plan uses must then have kept its bytes (`plugrt`'s
-    /// `RuntimeBuilder::keep_bytes`). Default: off (plans name plugins by hash only).
+    /// load it (if it opts in with [`plan_bytes`](CodecOptions::plan_bytes)). Every plugin a
+    /// plan uses must then have kept its bytes (`plugrt`'s `RuntimeBuilder::keep_bytes`).
+    /// Default: off (plans name plugins by hash only).
     pub self_contained: bool,
     /// The largest UDF payload encoded or accepted; a larger one is [`CodecError::TooLarge`].
     /// Default: [`DEFAULT_MAX_PAYLOAD_BYTES`].
     pub max_payload_bytes: usize,
+    /// Whether this side runs plugins from the bytes a self-contained plan carries, and within
+    /// which bounds. A plan is input from another process: whoever can submit one could make
+    /// this side compile and run any wasm. Default `None`: a plan's plugin is resolved only
+    /// among the plugins this side has (found by hash), and a plan carrying bytes of any other
+    /// is refused with [`CodecError::PlanBytesRefused`].
+    pub plan_bytes: Option<PlanBytes>,
 }
 
 impl Default for CodecOptions {
     fn default() -> Self {
-        CodecOptions { self_contained: false, max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES }
+        CodecOptions { self_contained: false, max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES, plan_bytes: None }
+    }
+}
+
+/// The bounds within which a receiving side loads plugins from self-contained plans
+/// ([`CodecOptions::plan_bytes`]). Defaults: 16 MiB, 16 plugins, 10 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanBytes {
+    /// The largest plugin loaded from a plan (three times the JS guest with its QuickJS
+    /// engine, the largest this project builds).
+    pub max_plugin_bytes: usize,
+    /// Plugins from plans a codec holds for its whole life (they are not evicted, so a stream
+    /// of plans cannot make it compile without end); a plan needing one more is refused.
+    pub max_plugins: usize,
+    /// The longest loading one (compiling it and running its `describe`) may take; past it,
+    /// the plan is refused. The compiler cannot be interrupted: it finishes on a thread of its
+    /// own, and no other plan's plugin starts loading until it has.
+    pub load_timeout: Duration,
+}
+
+impl Default for PlanBytes {
+    fn default() -> Self {
+        PlanBytes { max_plugin_bytes: 16 << 20, max_plugins: 16, load_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -228,6 +254,21 @@ pub enum CodecError {
         udf: String,
         /// The sender's error.
         message: String,
+    },
+    /// The plan carries the bytes of a plugin this side does not have, and this side does not
+    /// run plugins from plans, or not this one ([`CodecOptions::plan_bytes`]).
+    #[error(
+        "plugin `{plugin}` (version {version}, sha256 {sha256}) is not loaded here, and the plan's copy of it is refused: {reason}"
+    )]
+    PlanBytesRefused {
+        /// The plugin the plan names.
+        plugin: String,
+        /// Its version in the plan.
+        version: String,
+        /// Its hash in the plan.
+        sha256: String,
+        /// Which rule refused it.
+        reason: String,
     },
     /// The plan's bytes did not load, or loaded as another plugin.
     #[error("the plan's bytes for plugin `{plugin}` did not load: {source}")]
@@ -367,7 +408,9 @@ pub struct PluginCodec {
     catalog: Arc<dyn PluginCatalog>,
     memory: Arc<dyn MemoryPool>,
     options: CodecOptions,
-    from_plans: Mutex<VecDeque<Kept>>,
+    from_plans: Mutex<Vec<Kept>>,
+    /// Whether a plan's plugin is loading (on its own thread), and the signal that it ended.
+    loading: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl fmt::Debug for PluginCodec {
@@ -384,7 +427,8 @@ impl PluginCodec {
     /// memory is taken from `memory` (the receiving side's session pool, or an
     /// `UnboundedMemoryPool` not to account for it).
     pub fn new(catalog: Arc<dyn PluginCatalog>, memory: Arc<dyn MemoryPool>, options: CodecOptions) -> Arc<Self> {
-        Arc::new(PluginCodec { catalog, memory, options, from_plans: Mutex::new(VecDeque::new()) })
+        let loading = Arc::new((Mutex::new(false), Condvar::new()));
+        Arc::new(PluginCodec { catalog, memory, options, from_plans: Mutex::new(Vec::new()), loading })
     }
 
     /// A logical codec: plugin UDFs through this codec, everything else through `inner`
@@ -542,19 +586,91 @@ impl PluginCodec {
             };
             return Err(error.into());
         };
-        let load_error = |source| CodecError::Load { plugin: payload.plugin.to_owned(), source };
-        let plugin = self.catalog.load(bytes).map_err(load_error)?;
+        let refuse = |reason: String| CodecError::PlanBytesRefused {
+            plugin: payload.plugin.to_owned(),
+            version: payload.version.to_owned(),
+            sha256: hex(&payload.sha256),
+            reason,
+        };
+        let Some(policy) = self.options.plan_bytes else {
+            return Err(refuse(
+                "this side runs only plugins it has loaded: load the same file here, or opt in to plans' \
+                 bytes (`CodecOptions::plan_bytes`)"
+                    .into(),
+            )
+            .into());
+        };
+        if bytes.len() > policy.max_plugin_bytes {
+            let limit = policy.max_plugin_bytes;
+            return Err(
+                refuse(format!("it is {} bytes, over the {limit} this side loads from plans", bytes.len())).into()
+            );
+        }
+        let plugin = self.load_bounded(payload.plugin, bytes, &payload.sha256, &policy, &refuse)?;
         check_identity(&plugin, &payload)?;
         let mut kept = self.from_plans.lock();
         // Another decode may have loaded the same bytes meanwhile: keep one.
         if let Some((_, first)) = kept.iter().find(|(hash, _)| *hash == payload.sha256) {
             return Ok((first.clone(), payload));
         }
-        if kept.len() == PLAN_PLUGINS_KEPT {
-            kept.pop_front();
+        if kept.len() >= policy.max_plugins {
+            let max = policy.max_plugins;
+            return Err(refuse(format!("this side already holds {max} plugins from plans, the most it keeps")).into());
         }
-        kept.push_back((payload.sha256, plugin.clone()));
+        kept.push((payload.sha256, plugin.clone()));
         Ok((plugin, payload))
+    }
+
+    /// Loads `bytes` (plugin `plugin` of hash `sha256`) on a thread of its own, one plan's
+    /// plugin at a time, waiting at most `policy.load_timeout` for the one loading before and
+    /// then for this one.
+    fn load_bounded(
+        &self,
+        plugin: &str,
+        bytes: &[u8],
+        sha256: &[u8; 32],
+        policy: &PlanBytes,
+        refuse: &dyn Fn(String) -> CodecError,
+    ) -> Result<Arc<dyn UdfPlugin>> {
+        let timeout = policy.load_timeout;
+        {
+            let (busy, ended) = &*self.loading;
+            let mut busy = busy.lock();
+            if ended.wait_while_for(&mut busy, |busy| *busy, timeout).timed_out() {
+                let why = format!("another plan's plugin has been loading here for longer than {timeout:?}");
+                return Err(refuse(why).into());
+            }
+            // The one loading before may have been this very plugin.
+            if let Some(plugin) = self.kept(sha256) {
+                return Ok(plugin);
+            }
+            if self.from_plans.lock().len() >= policy.max_plugins {
+                let max = policy.max_plugins;
+                return Err(
+                    refuse(format!("this side already holds {max} plugins from plans, the most it keeps")).into()
+                );
+            }
+            *busy = true;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (catalog, loading, bytes) = (self.catalog.clone(), self.loading.clone(), bytes.to_vec());
+        let spawned = std::thread::Builder::new().name("plugrt-plan-load".into()).spawn(move || {
+            let loaded = catalog.load(&bytes);
+            let (busy, ended) = &*loading;
+            *busy.lock() = false;
+            ended.notify_all();
+            let _ = tx.send(loaded);
+        });
+        if let Err(e) = spawned {
+            let (busy, ended) = &*self.loading;
+            *busy.lock() = false;
+            ended.notify_all();
+            return Err(refuse(format!("cannot start a thread to load it: {e}")).into());
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(loaded) => loaded.map_err(|source| CodecError::Load { plugin: plugin.to_owned(), source }.into()),
+            Err(_) => Err(refuse(format!("loading it took longer than {timeout:?}")).into()),
+        }
     }
 
     /// The plugin loaded from a plan earlier with this hash.
@@ -827,6 +943,12 @@ mod tests {
         PluginCodec::new(Arc::new(catalog), Arc::new(UnboundedMemoryPool::default()), options)
     }
 
+    /// A codec of a receiving side that loads plans' plugins within `bounds`.
+    fn accepting(catalog: impl PluginCatalog, bounds: PlanBytes) -> Arc<PluginCodec> {
+        let options = CodecOptions { plan_bytes: Some(bounds), ..CodecOptions::default() };
+        PluginCodec::new(Arc::new(catalog), Arc::new(UnboundedMemoryPool::default()), options)
+    }
+
     fn with(version: &str) -> Catalog {
         Catalog { plugins: vec![Arc::new(Fake::new(version))], ..Catalog::default() }
     }
@@ -908,7 +1030,7 @@ mod tests {
     #[tokio::test]
     async fn self_contained_plans_load_their_plugin_once_beside_another_version() {
         let bytes = logical_bytes(&codec(with("1"), true)).await;
-        let receiver_codec = codec(with("2"), false);
+        let receiver_codec = accepting(with("2"), PlanBytes::default());
         let logical = receiver_codec.logical(Arc::new(DefaultLogicalExtensionCodec {}));
         let receiver = SessionContext::new();
         let plan =
@@ -983,30 +1105,97 @@ mod tests {
         assert!(codec.from_plans.lock().is_empty());
     }
 
+    /// The payload of `twice` of plugin `fake` of `version`, carrying `bytes` (and their hash).
+    fn write_as(version: &str, bytes: &[u8]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let sha256 = sha256(bytes);
+        Payload { kind: Kind::Scalar, sha256, plugin: "fake", version, function: "twice", bytes: Some(bytes) }
+            .write(&mut buf);
+        buf
+    }
+
+    /// [`write_as`] with the version the fake plugin of these bytes has (its bytes are its
+    /// version text).
+    fn write(bytes: &[u8]) -> Vec<u8> {
+        write_as(std::str::from_utf8(bytes).unwrap_or("1"), bytes)
+    }
+
     #[test]
     fn bytes_that_do_not_load_or_load_as_another_plugin_are_refused_naming_it() {
-        let write = |bytes: &[u8]| {
-            let mut buf = Vec::new();
-            let payload = Payload {
-                kind: Kind::Scalar,
-                sha256: sha256(bytes),
-                plugin: "fake",
-                version: "1",
-                function: "twice",
-                bytes: Some(bytes),
-            };
-            payload.write(&mut buf);
-            buf
-        };
-        let codec = codec(Catalog::default(), false);
+        let codec = accepting(Catalog::default(), PlanBytes::default());
         let error = codec.decode_udf("twice", &write(b"\xff not wasm")).unwrap_err().to_string();
         assert!(error.contains("the plan's bytes for plugin `fake` did not load"), "{error}");
         // Bytes that load as version 2 while the plan says version 1.
-        let error = codec.decode_udf("twice", &write(b"2")).unwrap_err().to_string();
+        let error = codec.decode_udf("twice", &write_as("1", b"2")).unwrap_err().to_string();
         assert!(error.contains("names plugin `fake` version 1 for sha256"), "{error}");
         assert!(codec.decode_udf("twice", &write(b"1")).unwrap().is_some());
         let loads = |c: &Arc<PluginCodec>| c.from_plans.lock().len();
         assert_eq!(loads(&codec), 1, "only what loaded as the plan said is kept");
+    }
+
+    #[test]
+    fn plans_bytes_are_refused_unless_this_side_opts_in() {
+        let catalog = Arc::new(with("1"));
+        let codec =
+            PluginCodec::new(catalog.clone(), Arc::new(UnboundedMemoryPool::default()), CodecOptions::default());
+        let error = codec.decode_udf("twice", &write(b"3")).unwrap_err().to_string();
+        assert!(error.contains("plugin `fake` (version 3, sha256 "), "{error}");
+        assert!(error.contains("this side runs only plugins it has loaded"), "{error}");
+        assert_eq!(catalog.loads.load(Ordering::Relaxed), 0, "nothing was compiled");
+        // The plugin it has, found by hash, needs no opt-in even when the plan carries bytes.
+        assert!(codec.decode_udf("twice", &write(b"1")).unwrap().is_some());
+    }
+
+    #[test]
+    fn plans_bytes_are_bounded_in_size_and_count() {
+        let small = PlanBytes { max_plugin_bytes: 1, ..PlanBytes::default() };
+        let error = accepting(Catalog::default(), small).decode_udf("twice", &write(b"33")).unwrap_err().to_string();
+        assert!(error.contains("it is 2 bytes, over the 1 this side loads from plans"), "{error}");
+        let one = accepting(Catalog::default(), PlanBytes { max_plugins: 1, ..PlanBytes::default() });
+        assert!(one.decode_udf("twice", &write(b"3")).unwrap().is_some());
+        // The same plugin again is the one kept; another is one too many, and stays refused.
+        assert!(one.decode_udf("twice", &write(b"3")).unwrap().is_some());
+        for _ in 0..2 {
+            let error = one.decode_udf("twice", &write(b"4")).unwrap_err().to_string();
+            assert!(error.contains("already holds 1 plugins from plans"), "{error}");
+        }
+        assert_eq!(one.from_plans.lock().len(), 1);
+    }
+
+    /// A catalog whose loads wait until the test opens the gate (a compiler that never ends,
+    /// until it does).
+    struct Gated {
+        gate: Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl PluginCatalog for Gated {
+        fn plugin(&self, _: &str) -> Option<Arc<dyn UdfPlugin>> {
+            None
+        }
+        fn load(&self, bytes: &[u8]) -> Result<Arc<dyn UdfPlugin>, Error> {
+            let _ = self.gate.lock().recv();
+            Ok(Arc::new(Fake::new(std::str::from_utf8(bytes).unwrap())))
+        }
+    }
+
+    #[test]
+    fn a_plans_plugin_that_loads_too_long_is_refused_and_holds_up_the_next_only_so_long() {
+        let (open, gate) = std::sync::mpsc::channel();
+        let bounds = PlanBytes { load_timeout: Duration::from_millis(200), ..PlanBytes::default() };
+        let codec = accepting(Gated { gate: Mutex::new(gate) }, bounds);
+        let error = codec.decode_udf("twice", &write(b"5")).unwrap_err().to_string();
+        assert!(error.contains("loading it took longer than 200ms"), "{error}");
+        // Still loading: the next plan waits as long, then is refused without starting another.
+        let error = codec.decode_udf("twice", &write(b"6")).unwrap_err().to_string();
+        assert!(error.contains("another plan's plugin has been loading here for longer than 200ms"), "{error}");
+        // Once it ends, plans load again (the first load's result was dropped: not kept).
+        open.send(()).unwrap();
+        while *codec.loading.0.lock() {
+            std::thread::yield_now();
+        }
+        open.send(()).unwrap();
+        assert!(codec.decode_udf("twice", &write(b"6")).unwrap().is_some());
+        assert_eq!(codec.from_plans.lock().len(), 1);
     }
 
     #[test]
@@ -1046,7 +1235,7 @@ mod tests {
         let small = PluginCodec::new(
             Arc::new(with("1.0.7")),
             Arc::new(UnboundedMemoryPool::default()),
-            CodecOptions { self_contained: false, max_payload_bytes: buf.len() - 1 },
+            CodecOptions { max_payload_bytes: buf.len() - 1, ..CodecOptions::default() },
         );
         let over = format!("is {} bytes, over the limit of {}", buf.len(), buf.len() - 1);
         let error = small.decode_udf("twice", &buf).unwrap_err().to_string();

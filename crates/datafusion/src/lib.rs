@@ -97,7 +97,7 @@ pub mod codec;
 mod fake;
 
 pub use cancel::{CancellableStream, QueryCancel, collect, execute_stream};
-pub use codec::{CodecError, CodecOptions, PluginCatalog, PluginCodec, PluginIdentity};
+pub use codec::{CodecError, CodecOptions, PlanBytes, PluginCatalog, PluginCodec, PluginIdentity};
 
 /// The DataFusion this crate is built against, for hosts that want the same version.
 pub use datafusion;

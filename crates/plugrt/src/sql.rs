@@ -38,8 +38,9 @@ impl UdfPlugin for Plugin {
 }
 
 /// Plans' plugins are looked up by name among the registered plugins; plugins a
-/// self-contained plan brings are loaded with the runtime's default options, under its
-/// budget, and not registered (the codec holds them).
+/// self-contained plan brings (when the codec's `CodecOptions::plan_bytes` lets it load them)
+/// are loaded with the runtime's default options, under its budget, and not registered (the
+/// codec holds them).
 impl PluginCatalog for Runtime {
     fn plugin(&self, name: &str) -> Option<Arc<dyn UdfPlugin>> {
         Runtime::plugin(self, name).map(|p| Arc::new(p) as Arc<dyn UdfPlugin>)

@@ -21,7 +21,7 @@ use plugrt::datafusion::datafusion_proto::bytes::{
 };
 use plugrt::datafusion::datafusion_proto::logical_plan::DefaultLogicalExtensionCodec;
 use plugrt::datafusion::datafusion_proto::physical_plan::DefaultPhysicalExtensionCodec;
-use plugrt::datafusion::{CodecOptions, Naming, PluginCodec};
+use plugrt::datafusion::{CodecOptions, Naming, PlanBytes, PluginCodec};
 
 use super::tokio;
 use crate::common::{fixture, flavours, runtime};
@@ -176,11 +176,19 @@ fn another_build_of_the_plugin_or_altered_bytes_fail_with_the_plugin_named() {
         assert!(error.contains("plugin `c_udf` here is version"), "{flavour}: {error}");
         assert!(error.contains(&hex(plugin.sha256())) && error.contains(&hex(rebuilt.sha256())), "{error}");
 
-        // A self-contained plan loads its own build beside it, unregistered.
+        // A self-contained plan is refused by default: plans are input from another process.
         let self_contained = CodecOptions { self_contained: true, ..CodecOptions::default() };
         let plan = logical_bytes(&rt, &ctx, &codec(&sender, self_contained));
         assert!(plan.len() > bytes.len(), "the plan carries the plugin");
-        let decoded = decode(&plan, &codec(&other, CodecOptions::default())).unwrap();
+        let error = decode(&plan, &codec(&other, CodecOptions::default())).unwrap_err();
+        assert!(
+            error.contains("the plan's copy of it is refused: this side runs only plugins it has loaded"),
+            "{error}"
+        );
+        assert_eq!(other.plugins(), ["c_udf"]);
+        // A side that opts in loads the plan's own build beside its own, unregistered.
+        let accepting = CodecOptions { plan_bytes: Some(PlanBytes::default()), ..CodecOptions::default() };
+        let decoded = decode(&plan, &codec(&other, accepting)).unwrap();
         assert_eq!(run(&rt, &SessionContext::new(), decoded).unwrap(), want, "{flavour}");
         assert_eq!(other.plugins(), ["c_udf"]);
         assert_eq!(calls(&other), 0, "{flavour}: the plan's own build ran, not the rebuilt one");
