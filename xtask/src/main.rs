@@ -11,7 +11,8 @@
 //!   tests with its default features, the commands of the book's first-UDF chapters (C and
 //!   JavaScript: new, build, test, call, sql), the examples the book includes (getting started on both
 //!   flavours' fixtures, the loaders, the pool, operating), the resident-memory bound
-//!   (`examples/resident.rs`), the docs site (`docs`, below), then
+//!   (`examples/resident.rs`), the docs site (`docs`, below), each fuzz target for a few
+//!   seconds (`fuzz`, below), then
 //!   the pool's loom models (a separate `--cfg plugrt_loom` build in
 //!   `target/loom`, so it never invalidates the normal build).
 //! - `demo`: the README's main job: builds the fixtures and the `plugrt` binary (release),
@@ -24,8 +25,10 @@
 //!   `plugrt call`'s (`--rows N`, literals, `--input FILE`).
 //! - `docs`: renders the book and the API docs into one site under `target/site/` and checks
 //!   its includes and links (see `docs.rs`; installs mdbook into `.tools/` on first use).
-//! - `fuzz [SECONDS]`: fuzzes `plugrt-arrow-ipc`'s decoder (default 60 s): installs cargo-fuzz
-//!   from crates.io if missing, writes the seed corpus, runs libFuzzer. Not part of `test`.
+//! - `fuzz [SECONDS] [TARGET]`: fuzzes each target in `fuzz/` (or one) for SECONDS (default
+//!   60): the IPC decoder, the describe document and declared types, plans' UDF payloads.
+//!   Installs cargo-fuzz from crates.io if missing, writes the seed corpora, runs libFuzzer.
+//!   `test` runs each for a few seconds.
 //! - `bench [ARGS]`: the criterion benches (`cargo bench --workspace --benches`, ARGS passed
 //!   to criterion), then a summary of each bench's median and of the ratios in `bench_report`.
 
@@ -43,7 +46,7 @@ mod fixtures;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-const USAGE: &str = "usage: cargo xtask <demo | test | fixtures | docs | run [--extism] FIXTURE FUNCTION [ARGS] | bench [criterion args] | fuzz [seconds]>";
+const USAGE: &str = "usage: cargo xtask <demo | test | fixtures | docs | run [--extism] FIXTURE FUNCTION [ARGS] | bench [criterion args] | fuzz [seconds] [target]>";
 
 /// When the task started.
 static STARTED: OnceLock<Instant> = OnceLock::new();
@@ -67,7 +70,7 @@ fn run() -> Result {
         Some("demo") => demo(&sh),
         Some("run") => run_fixture(&sh, &args[1..]),
         Some("bench") => bench(&sh, &args[1..]),
-        Some("fuzz") => fuzz(&sh, args.get(1).map(String::as_str)),
+        Some("fuzz") => fuzz(&sh, &args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())
@@ -135,6 +138,7 @@ fn test(sh: &Shell) -> Result {
     let features = "extism,metrics,datafusion,ballista";
     cmd!(sh, "cargo run --quiet --locked -p plugrt --features {features} --example sql -- {component}").run()?;
     docs::run(sh)?;
+    fuzz_targets(sh, &FUZZ_TARGETS, TEST_FUZZ_SECONDS)?;
     step("loom models (plugrt-pool)");
     {
         let _flags = sh.push_env("RUSTFLAGS", "--cfg plugrt_loom");
@@ -188,21 +192,69 @@ fn bench(sh: &Shell, args: &[String]) -> Result {
     Ok(())
 }
 
-fn fuzz(sh: &Shell, seconds: Option<&str>) -> Result {
-    let seconds: u64 = seconds.map(str::parse).transpose().map_err(|_| "fuzz takes a number of seconds")?.unwrap_or(60);
+/// The fuzz targets in `fuzz/` (see its Cargo.toml): where hostile input enters the host.
+const FUZZ_TARGETS: [&str; 3] = ["ipc_decode", "describe", "plan_payload"];
+
+/// Seconds `cargo xtask test` fuzzes each target: enough to catch a regression that any input
+/// near the seeds reaches, not a search (`cargo xtask fuzz` is).
+const TEST_FUZZ_SECONDS: u32 = 10;
+
+/// `cargo xtask fuzz [SECONDS] [TARGET]`: every target (or one) for SECONDS each.
+fn fuzz(sh: &Shell, args: &[String]) -> Result {
+    let seconds: u32 =
+        args.first().map(|s| s.parse()).transpose().map_err(|_| "fuzz takes a number of seconds")?.unwrap_or(60);
+    let targets: Vec<&str> = match args.get(1) {
+        Some(target) if FUZZ_TARGETS.contains(&target.as_str()) => vec![target.as_str()],
+        Some(other) => return Err(format!("unknown fuzz target `{other}`; the targets are {FUZZ_TARGETS:?}").into()),
+        None => FUZZ_TARGETS.to_vec(),
+    };
+    fuzz_targets(sh, &targets, seconds)
+}
+
+/// Installs cargo-fuzz if missing, writes each target's seeds, and fuzzes each for `seconds`;
+/// fails on the first crash (libFuzzer's artifact is left in `fuzz/artifacts/`).
+fn fuzz_targets(sh: &Shell, targets: &[&str], seconds: u32) -> Result {
     if cmd!(sh, "cargo fuzz --version").quiet().ignore_stdout().ignore_stderr().run().is_err() {
         step("installing cargo-fuzz (crates.io)");
         cmd!(sh, "cargo install cargo-fuzz --locked").run()?;
     }
-    step("seed corpus");
-    let corpus = project_root().join("crates/arrow-ipc/fuzz/corpus/decode");
-    cmd!(sh, "cargo run --quiet --locked -p plugrt-arrow-ipc --example fuzz_seeds -- {corpus}").run()?;
-    step(&format!("fuzzing the IPC decoder for {seconds} s"));
-    let _dir = sh.push_dir("crates/arrow-ipc");
-    let max_time = format!("-max_total_time={seconds}");
-    cmd!(sh, "cargo fuzz run decode -- {max_time} -print_final_stats=1").run()?;
+    let root = project_root();
+    for target in targets {
+        let corpus = root.join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        step(&format!("fuzz seeds: {target}"));
+        match *target {
+            "ipc_decode" => {
+                cmd!(sh, "cargo run --quiet --locked -p plugrt-arrow-ipc --example fuzz_seeds -- {corpus}").run()?
+            }
+            "describe" => {
+                for entry in std::fs::read_dir(root.join("crates/contract/tests/documents"))? {
+                    let path = entry?.path();
+                    std::fs::copy(&path, corpus.join(path.file_name().expect("a file")))?;
+                }
+                for (i, text) in DESCRIBE_TYPE_SEEDS.iter().enumerate() {
+                    std::fs::write(corpus.join(format!("type-{i}")), text)?;
+                }
+            }
+            _ => {}
+        }
+        step(&format!("fuzzing {target} for {seconds} s"));
+        let max_time = format!("-max_total_time={seconds}");
+        cmd!(sh, "cargo fuzz run {target} {corpus} -- {max_time} -use_value_profile=1 -print_final_stats=1").run()?;
+    }
     Ok(())
 }
+
+/// Type strings the `describe` target starts from (the documents in the contract's tests are
+/// its other seeds).
+const DESCRIBE_TYPE_SEEDS: [&str; 6] = [
+    "Int64",
+    "List(Int32)",
+    "FixedSizeList(4 x Float32)",
+    r#"Struct("a": Int64, "b": List(Utf8))"#,
+    r#"Map("entries": Struct("key": non-null Utf8, "value": Int64), unsorted)"#,
+    r#"Timestamp(Microsecond, Some("+02:00"))"#,
+];
 
 /// Rows of the demo's table (every guest gets all of them).
 const DEMO_ROWS: u32 = 1_000_000;
