@@ -18,14 +18,18 @@ pub(crate) fn log_function() -> Function {
 fn log(plugin: &mut CurrentPlugin, params: &[Val], _results: &mut [Val], _: UserData<()>) -> Result<(), extism::Error> {
     let (Some(Val::I32(level)), Some(offset)) = (params.first(), params.get(1)) else { return Ok(()) };
     let Some(level) = LogLevel::from_number(*level) else { return Ok(()) };
-    // Only the part that will be logged is copied out of the instance.
+    // Past the call's budget nothing is read; within it, only the part that will be logged is
+    // copied out of the instance.
+    if !plugin.host_context::<CallContext>().is_ok_and(|context| context.log.admit()) {
+        return Ok(());
+    }
     let message = match plugin.memory_from_val(offset).map(|h| plugin.memory_str(h).map(|m| cut_message(m).to_owned()))
     {
         Some(Ok(text)) => text,
         _ => return Ok(()),
     };
     if let Ok(context) = plugin.host_context::<CallContext>() {
-        context.log.log(level, &message);
+        context.log.emit(level, &message);
     }
     Ok(())
 }
