@@ -54,6 +54,11 @@ fn c_template_builds_passes_its_test_and_answers_in_both_flavours() {
     }
     // No copy of the contract in the project: it comes from plugrt at build time.
     assert!(!project.join("wit").exists());
+    // A version with a backslash must reach the describe document escaped (the build loads
+    // each plugin: a document that is not JSON fails it).
+    let manifest = project.join("plugrt.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(r#"version = "0.1.0""#, r"version = 'beta\1'");
+    std::fs::write(&manifest, text).unwrap();
 
     let out = ok(&project, &["build"]);
     assert_eq!(out.matches("add_one(Int64) -> Int64").count(), 2, "{out}");

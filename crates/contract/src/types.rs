@@ -15,7 +15,7 @@
 //! - every part of it is one of the allowed types below, with sane parameters.
 //!
 //! Allowed: `Boolean`, the signed and unsigned integers, `Float16/32/64`, `Decimal32/64/128/256`
-//! (precision 1 to the type's maximum, scale at most the precision), `Date32`, `Date64`,
+//! (precision 1 to the type's maximum, scale 0 to the precision), `Date32`, `Date64`,
 //! `Time32(Second | Millisecond)`, `Time64(Microsecond | Nanosecond)`, `Timestamp` (any unit,
 //! a time zone of at most 64 characters of letters, digits and `+-_:/`), `Duration`,
 //! `Interval`, `Binary`, `LargeBinary`, `Utf8`, `LargeUtf8`, `FixedSizeBinary(n)` with n ≥ 1,
@@ -87,6 +87,11 @@ pub fn parse_type(text: &str) -> Result<DataType, String> {
 /// Checks a type against the allow-list and the bounds of this module (see the module docs).
 /// Takes a parsed type: use it on types that come from anywhere but [`parse_type`].
 pub fn check_type(data_type: &DataType) -> Result<(), String> {
+    // A type built by a caller may nest without bound (through kinds the allow-list refuses
+    // too): measure it, to a bounded depth, before anything recurses through all of it.
+    if deeper_than(data_type, MAX_TYPE_DEPTH) {
+        return Err(format!("type nests more than {MAX_TYPE_DEPTH} levels"));
+    }
     let mut fields = 0;
     check(data_type, 1, &mut fields)?;
     let width = value_width(data_type);
@@ -94,6 +99,25 @@ pub fn check_type(data_type: &DataType) -> Result<(), String> {
         return Err(format!("type {data_type} takes {width} bytes per value; at most {MAX_VALUE_WIDTH}"));
     }
     Ok(())
+}
+
+/// Whether `data_type` nests more than `levels` levels, through every kind of child; recurses
+/// at most `levels + 1` deep.
+fn deeper_than(data_type: &DataType, levels: usize) -> bool {
+    use DataType as T;
+    let Some(below) = levels.checked_sub(1) else { return true };
+    match data_type {
+        T::List(f) | T::LargeList(f) | T::ListView(f) | T::LargeListView(f) | T::FixedSizeList(f, _) | T::Map(f, _) => {
+            deeper_than(f.data_type(), below)
+        }
+        T::Struct(fields) => fields.iter().any(|f| deeper_than(f.data_type(), below)),
+        T::Union(fields, _) => fields.iter().any(|(_, f)| deeper_than(f.data_type(), below)),
+        T::Dictionary(key, value) => deeper_than(key, below) || deeper_than(value, below),
+        T::RunEndEncoded(ends, values) => {
+            deeper_than(ends.data_type(), below) || deeper_than(values.data_type(), below)
+        }
+        _ => false,
+    }
 }
 
 fn check(data_type: &DataType, depth: usize, fields: &mut usize) -> Result<(), String> {
@@ -148,8 +172,9 @@ fn check(data_type: &DataType, depth: usize, fields: &mut usize) -> Result<(), S
                 T::Decimal128(..) => 38,
                 _ => 76,
             };
-            if !(1..=max).contains(p) || i16::from(*s) > i16::from(*p) {
-                return refuse(&format!("precision must be 1 to {max} and scale at most the precision"));
+            // Negative scales are refused: DataFusion's decimal coercion overflows on them.
+            if !(1..=max).contains(p) || *s < 0 || i16::from(*s) > i16::from(*p) {
+                return refuse(&format!("precision must be 1 to {max} and scale 0 to the precision"));
             }
             Ok(())
         }
@@ -189,7 +214,7 @@ fn value_bits(data_type: &DataType) -> usize {
         other => other.primitive_width().unwrap_or(0),
     };
     // Its bytes, a validity bit, and a value bit for booleans.
-    let own = bytes * 8 + 1 + usize::from(matches!(data_type, T::Boolean));
+    let own = bytes.saturating_mul(8).saturating_add(1 + usize::from(matches!(data_type, T::Boolean)));
     let children = match data_type {
         T::List(f) | T::LargeList(f) | T::Map(f, _) => value_bits(f.data_type()),
         T::FixedSizeList(f, n) => value_bits(f.data_type()).saturating_mul(usize::try_from(*n).unwrap_or(0)),
@@ -213,7 +238,7 @@ mod tests {
         "Float64",
         "Decimal32(9, 2)",
         "Decimal128(38, 10)",
-        "Decimal256(76, -5)",
+        "Decimal256(76, 5)",
         "Date32",
         "Date64",
         "Time32(Second)",
@@ -307,7 +332,16 @@ mod tests {
         assert!(check_type(&sparse).unwrap_err().contains("unions"));
         assert!(check_type(&DataType::Time32(TimeUnit::Nanosecond)).unwrap_err().contains("Time32 takes"));
         assert!(check_type(&DataType::Decimal128(0, 0)).unwrap_err().contains("precision must be 1 to 38"));
-        assert!(check_type(&DataType::Decimal32(5, 6)).unwrap_err().contains("scale at most"));
+        assert!(check_type(&DataType::Decimal32(5, 6)).unwrap_err().contains("scale 0 to the precision"));
+        assert!(check_type(&DataType::Decimal256(76, -128)).unwrap_err().contains("scale 0 to the precision"));
+        // A type built without text, nesting far deeper than any text could: refused by a
+        // bounded measure before anything walks or prints all of it.
+        let mut deep = DataType::Int64;
+        for _ in 0..100_000 {
+            deep = DataType::Dictionary(Box::new(DataType::Int32), Box::new(deep));
+        }
+        assert_eq!(check_type(&deep).unwrap_err(), "type nests more than 16 levels");
+        std::mem::forget(deep); // dropping it would recurse as deep
     }
 
     #[test]

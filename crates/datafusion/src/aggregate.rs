@@ -186,7 +186,7 @@ impl GroupStates {
         };
         GroupStates {
             plugin_name: udaf.origin.plugin_name.clone(),
-            // Bounded by the contract: at most 16 fields of at most 16 KiB each.
+            // Bounded by the contract: at most 16 fields of at most 64 KiB each.
             state_width: udaf.state.iter().map(|f| plugrt_contract::types::value_width(f.data_type())).sum(),
             name: udaf.origin.name.clone(),
             plugin: udaf.origin.plugin.clone(),

@@ -23,6 +23,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use datafusion::common::{DataFusionError, Result, TableReference};
@@ -149,7 +150,9 @@ pub struct PlanBytes {
     pub max_plugins: usize,
     /// The longest loading one (compiling it and running its `describe`) may take; past it,
     /// the plan is refused. The compiler cannot be interrupted: it finishes on a thread of its
-    /// own, and no other plan's plugin starts loading until it has.
+    /// own. One plan's plugin loads at a time: a decode needing another one meanwhile is
+    /// refused at once (it does not block its thread), one needing the same one waits for it
+    /// at most this long.
     pub load_timeout: Duration,
 }
 
@@ -295,6 +298,9 @@ impl From<CodecError> for DataFusionError {
     }
 }
 
+/// The hash of the plan's plugin loading now, if any, and the signal that its load ended.
+type Loading = (Mutex<Option<[u8; 32]>>, Condvar);
+
 /// A plugin loaded from a plan's bytes, with their hash.
 type Kept = ([u8; 32], Arc<dyn UdfPlugin>);
 
@@ -311,8 +317,8 @@ pub struct PluginCodec {
     memory: Arc<dyn MemoryPool>,
     options: CodecOptions,
     from_plans: Mutex<Vec<Kept>>,
-    /// Whether a plan's plugin is loading (on its own thread), and the signal that it ended.
-    loading: Arc<(Mutex<bool>, Condvar)>,
+    /// Which plan's plugin is loading (on its own thread), and the signal that it ended.
+    loading: Arc<Loading>,
 }
 
 impl fmt::Debug for PluginCodec {
@@ -329,7 +335,7 @@ impl PluginCodec {
     /// memory is taken from `memory` (the receiving side's session pool, or an
     /// `UnboundedMemoryPool` not to account for it).
     pub fn new(catalog: Arc<dyn PluginCatalog>, memory: Arc<dyn MemoryPool>, options: CodecOptions) -> Arc<Self> {
-        let loading = Arc::new((Mutex::new(false), Condvar::new()));
+        let loading = Arc::new((Mutex::new(None), Condvar::new()));
         Arc::new(PluginCodec { catalog, memory, options, from_plans: Mutex::new(Vec::new()), loading })
     }
 
@@ -524,8 +530,9 @@ impl PluginCodec {
     }
 
     /// Loads `bytes` (plugin `plugin` of hash `sha256`) on a thread of its own, one plan's
-    /// plugin at a time, waiting at most `policy.load_timeout` for the one loading before and
-    /// then for this one.
+    /// plugin at a time. A decode needing another plugin while one loads is refused at once;
+    /// one needing the same plugin waits for it, at most `policy.load_timeout`. The load
+    /// itself is waited for as long.
     fn load_bounded(
         &self,
         plugin: &str,
@@ -536,11 +543,13 @@ impl PluginCodec {
     ) -> Result<Arc<dyn UdfPlugin>> {
         let timeout = policy.load_timeout;
         {
-            let (busy, ended) = &*self.loading;
-            let mut busy = busy.lock();
-            if ended.wait_while_for(&mut busy, |busy| *busy, timeout).timed_out() {
-                let why = format!("another plan's plugin has been loading here for longer than {timeout:?}");
-                return Err(refuse(why).into());
+            let (loading, ended) = &*self.loading;
+            let mut loading = loading.lock();
+            if loading.is_some_and(|other| other != *sha256) {
+                return Err(refuse("another plan's plugin is loading here; try again when it has".into()).into());
+            }
+            if ended.wait_while_for(&mut loading, |l| l.is_some(), timeout).timed_out() {
+                return Err(refuse(format!("it has been loading here for longer than {timeout:?}")).into());
             }
             // The one loading before may have been this very plugin.
             if let Some(plugin) = self.kept(sha256) {
@@ -552,26 +561,35 @@ impl PluginCodec {
                     refuse(format!("this side already holds {max} plugins from plans, the most it keeps")).into()
                 );
             }
-            *busy = true;
+            *loading = Some(*sha256);
         }
+        // Frees the slot when the load ends, however it ends (a panic included).
+        struct Slot(Arc<Loading>);
+        impl Drop for Slot {
+            fn drop(&mut self) {
+                let (loading, ended) = &*self.0;
+                *loading.lock() = None;
+                ended.notify_all();
+            }
+        }
+        let slot = Slot(self.loading.clone());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (catalog, loading, bytes) = (self.catalog.clone(), self.loading.clone(), bytes.to_vec());
+        let (catalog, bytes) = (self.catalog.clone(), bytes.to_vec());
         let spawned = std::thread::Builder::new().name("plugrt-plan-load".into()).spawn(move || {
+            // A panic drops the slot as it unwinds; otherwise it is freed before the caller
+            // hears of the result, so its next decode finds it free.
             let loaded = catalog.load(&bytes);
-            let (busy, ended) = &*loading;
-            *busy.lock() = false;
-            ended.notify_all();
+            drop(slot);
             let _ = tx.send(loaded);
         });
         if let Err(e) = spawned {
-            let (busy, ended) = &*self.loading;
-            *busy.lock() = false;
-            ended.notify_all();
+            // The closure, and the slot with it, was dropped.
             return Err(refuse(format!("cannot start a thread to load it: {e}")).into());
         }
         match rx.recv_timeout(timeout) {
             Ok(loaded) => loaded.map_err(|source| CodecError::Load { plugin: plugin.to_owned(), source }.into()),
-            Err(_) => Err(refuse(format!("loading it took longer than {timeout:?}")).into()),
+            Err(RecvTimeoutError::Timeout) => Err(refuse(format!("loading it took longer than {timeout:?}")).into()),
+            Err(RecvTimeoutError::Disconnected) => Err(refuse("loading it panicked".into()).into()),
         }
     }
 
@@ -1081,23 +1099,48 @@ mod tests {
     }
 
     #[test]
-    fn a_plans_plugin_that_loads_too_long_is_refused_and_holds_up_the_next_only_so_long() {
+    fn a_plans_plugin_that_loads_too_long_is_refused_and_holds_up_no_other() {
         let (open, gate) = std::sync::mpsc::channel();
         let bounds = PlanBytes { load_timeout: Duration::from_millis(200), ..PlanBytes::default() };
         let codec = accepting(Gated { gate: Mutex::new(gate) }, bounds);
         let error = codec.decode_udf("twice", &write(b"5")).unwrap_err().to_string();
         assert!(error.contains("loading it took longer than 200ms"), "{error}");
-        // Still loading: the next plan waits as long, then is refused without starting another.
+        // Still loading: another plugin is refused at once, without starting a second load;
+        // the same one waits for it, then is refused too.
         let error = codec.decode_udf("twice", &write(b"6")).unwrap_err().to_string();
-        assert!(error.contains("another plan's plugin has been loading here for longer than 200ms"), "{error}");
+        assert!(error.contains("another plan's plugin is loading here"), "{error}");
+        let error = codec.decode_udf("twice", &write(b"5")).unwrap_err().to_string();
+        assert!(error.contains("it has been loading here for longer than 200ms"), "{error}");
         // Once it ends, plans load again (the first load's result was dropped: not kept).
         open.send(()).unwrap();
-        while *codec.loading.0.lock() {
+        while codec.loading.0.lock().is_some() {
             std::thread::yield_now();
         }
         open.send(()).unwrap();
         assert!(codec.decode_udf("twice", &write(b"6")).unwrap().is_some());
         assert_eq!(codec.from_plans.lock().len(), 1);
+    }
+
+    /// A catalog whose loads panic.
+    struct Panicking;
+
+    impl PluginCatalog for Panicking {
+        fn plugin(&self, _: &str) -> Option<Arc<dyn UdfPlugin>> {
+            None
+        }
+        fn load(&self, _: &[u8]) -> Result<Arc<dyn UdfPlugin>, Error> {
+            panic!("a loader bug");
+        }
+    }
+
+    #[test]
+    fn a_load_that_panics_is_refused_and_frees_the_slot() {
+        let codec = accepting(Panicking, PlanBytes::default());
+        for _ in 0..2 {
+            let error = codec.decode_udf("twice", &write(b"7")).unwrap_err().to_string();
+            assert!(error.contains("loading it panicked"), "{error}");
+        }
+        assert!(codec.loading.0.lock().is_none());
     }
 
     #[test]

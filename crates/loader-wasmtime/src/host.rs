@@ -118,6 +118,7 @@ impl ResourceLimiter for HostState {
     /// is counted together (a component holds several core instances, each with its own
     /// memory), so no number of memories multiplies the plugin's limit.
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.last_growth = 0;
         let more = desired.saturating_sub(current);
         // Beyond the plugin's limit: refuse like the spec intends (`memory.grow` returns -1)
         // and remember it for the report.
@@ -146,6 +147,7 @@ impl ResourceLimiter for HostState {
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.last_growth = 0;
         let more = desired.saturating_sub(current).saturating_mul(TABLE_ELEMENT_BYTES);
         let allowed = desired <= self.table_limit && self.memory_held.saturating_add(more) <= self.memory_limit;
         self.stop.growth_refused |= !allowed;

@@ -225,12 +225,28 @@ static int describe_function(struct ArrowBuffer* doc, const struct plugrt_functi
   return rc | put(doc, ",\"volatility\":\"%s\"}", f->volatility ? f->volatility : "immutable");
 }
 
+// Appends `text` as a JSON string: quoted, with quotes, backslashes and control characters
+// escaped.
+static int put_string(struct ArrowBuffer* doc, const char* text) {
+  int rc = put(doc, "\"");
+  for (const unsigned char* c = (const unsigned char*)text; *c; c++) {
+    if (*c == '"' || *c == '\\') {
+      rc |= put(doc, "\\%c", *c);
+    } else if (*c < 0x20) {
+      rc |= put(doc, "\\u%04x", *c);
+    } else {
+      rc |= put(doc, "%c", *c);
+    }
+  }
+  return rc | put(doc, "\"");
+}
+
 const char* udf_describe(void) {
   static struct ArrowBuffer doc;
   if (doc.data != NULL) return (const char*)doc.data;
   ArrowBufferInit(&doc);
-  int rc = put(&doc, "{\"contract\":\"plugrt:udf@0.2.0\",\"name\":\"%s\",\"version\":\"%s\",\"functions\":[",
-               PLUGRT_NAME, PLUGRT_VERSION);
+  int rc = put(&doc, "{\"contract\":\"plugrt:udf@0.2.0\",\"name\":") | put_string(&doc, PLUGRT_NAME) |
+           put(&doc, ",\"version\":") | put_string(&doc, PLUGRT_VERSION) | put(&doc, ",\"functions\":[");
   for (const struct plugrt_function* f = plugrt_functions; f->name != NULL; f++) {
     rc |= put(&doc, "%s", f == plugrt_functions ? "" : ",") | describe_function(&doc, f);
   }
