@@ -117,8 +117,10 @@ enum Store {
     /// Any other state (strings, lists, booleans): each step's answer is kept as one chunk of
     /// rows and each group points at its current row; chunk 0 is one all-null row, the state
     /// of a group that has seen no rows. When the rows held exceed twice the live groups (plus
-    /// a batch), the states are copied into one chunk and the old chunks dropped.
-    Chunked { chunks: Vec<RecordBatch>, locations: Vec<(usize, usize)>, held: usize },
+    /// a batch), or the bytes held twice those of the last compaction (plus
+    /// [`SLACK_BYTES`]: a guest answering large states for few groups), the states are copied
+    /// into one chunk and the old chunks dropped.
+    Chunked { chunks: Vec<RecordBatch>, locations: Vec<(usize, usize)>, held: usize, bytes: Held },
 }
 
 /// One fixed-width state field of every group.
@@ -161,6 +163,17 @@ impl DenseField {
 /// Rows beyond twice the live groups a chunked store keeps before it compacts.
 const SLACK_ROWS: usize = 8192;
 
+/// Bytes beyond twice those of its last compaction a chunked store keeps before it compacts
+/// again: a store's superseded states stay within about twice its live ones plus this.
+const SLACK_BYTES: usize = 64 << 20;
+
+/// The bytes a chunked store's chunks hold, and what its last compaction kept.
+#[derive(Default)]
+struct Held {
+    now: usize,
+    compacted: usize,
+}
+
 impl GroupStates {
     fn new(udaf: &PluginUdaf) -> Self {
         let schema = Arc::new(Schema::new(udaf.state.clone()));
@@ -181,7 +194,8 @@ impl GroupStates {
             None => {
                 let nulls = udaf.state.iter().map(|f| new_null_array(f.data_type(), 1)).collect();
                 let null_row = RecordBatch::try_new(schema.clone(), nulls).expect("null columns match their fields");
-                Store::Chunked { chunks: vec![null_row], locations: Vec::new(), held: 1 }
+                let bytes = Held { now: null_row.get_array_memory_size(), compacted: 0 };
+                Store::Chunked { chunks: vec![null_row], locations: Vec::new(), held: 1, bytes }
             }
         };
         GroupStates {
@@ -243,14 +257,15 @@ impl GroupStates {
                     f.scatter(groups, column);
                 }
             }
-            Store::Chunked { chunks, locations, held } => {
+            Store::Chunked { chunks, locations, held, bytes } => {
                 *held += states.num_rows();
+                bytes.now += states.get_array_memory_size();
                 let chunk = chunks.len();
                 for (row, &g) in groups.iter().enumerate() {
                     locations[g] = (chunk, row);
                 }
                 chunks.push(states);
-                if *held > 2 * locations.len() + SLACK_ROWS {
+                if *held > 2 * locations.len() + SLACK_ROWS || bytes.now > 2 * bytes.compacted + SLACK_BYTES {
                     self.compact()?;
                 }
             }
@@ -262,9 +277,11 @@ impl GroupStates {
     fn compact(&mut self) -> Result<()> {
         let all: Vec<usize> = (0..self.groups).collect();
         let compacted = self.gather(&all)?;
-        if let Store::Chunked { chunks, locations, held } = &mut self.store {
+        if let Store::Chunked { chunks, locations, held, bytes } = &mut self.store {
             chunks.truncate(1);
             *held = 1 + compacted.num_rows();
+            bytes.compacted = chunks[0].get_array_memory_size() + compacted.get_array_memory_size();
+            bytes.now = bytes.compacted;
             for (row, location) in locations.iter_mut().enumerate() {
                 *location = (1, row);
             }
@@ -623,6 +640,23 @@ mod tests {
             merged.merge_batch(&states, &groups, GROUPS).unwrap();
             assert_eq!(texts(&merged.evaluate(EmitTo::All).unwrap()), expected, "{function}: merged");
         }
+    }
+
+    /// A guest answering large states for one group: each step's answer supersedes the last,
+    /// and what the store holds stays within twice the live state plus the slack, not the sum
+    /// of every answer (5,050 x 64 KiB = 316 MiB here).
+    #[test]
+    fn superseded_large_states_are_dropped_by_their_bytes() {
+        let mut acc = accumulator("cat");
+        let value = "x".repeat(64 << 10);
+        for _ in 0..100 {
+            acc.update_batch(&[column("cat", vec![Some(value.clone())])], &[0], None, 1).unwrap();
+        }
+        let live = 100 * (value.len() + 1);
+        let held = acc.size();
+        assert!(held < 2 * live + SLACK_BYTES + (1 << 20), "holds {held} bytes for a live state of {live}");
+        let result = texts(&acc.evaluate(EmitTo::All).unwrap());
+        assert_eq!(result[0].as_ref().map(String::len), Some(live - 1));
     }
 
     #[test]
