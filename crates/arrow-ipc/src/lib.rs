@@ -50,6 +50,6 @@ mod writer;
 
 pub use contract::{conform, decode_scalar_result, decode_state_result, input_batch, scalar_result, state_result};
 pub use error::IpcError;
-pub use limits::Limits;
+pub use limits::{DEFAULT_MAX_DEPTH, Limits};
 pub use reader::{Decoded, decode, decode_one, decode_trusted};
 pub use writer::{Encoded, encode, encode_batches_into, encode_into, encode_parts};

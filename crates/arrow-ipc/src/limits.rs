@@ -1,5 +1,9 @@
 //! Ceilings applied to every decoded stream.
 
+/// [`Limits::max_depth`]'s default: the deepest type a stream may carry. The contract's
+/// declared types are bounded by the same number (`plugrt_contract::types::MAX_TYPE_DEPTH`).
+pub const DEFAULT_MAX_DEPTH: usize = 16;
+
 /// Ceilings for decoding. Always on: there is no way to decode without limits, only to raise
 /// them. Defaults are sized for one UDF call's output; see each field.
 ///
@@ -29,7 +33,7 @@ impl Default for Limits {
             max_rows: 16 << 20,
             max_columns: 256,
             max_fields: 1024,
-            max_depth: 16,
+            max_depth: DEFAULT_MAX_DEPTH,
         }
     }
 }

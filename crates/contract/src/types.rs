@@ -40,8 +40,8 @@ pub const MAX_TYPE_TEXT: usize = 1024;
 /// recursive parser, so this bounds its stack before it runs.
 pub const MAX_TYPE_PARENS: usize = 64;
 /// Deepest nesting of a declared type: `Int64` is 1, `List(Int64)` 2. The IPC validator's
-/// default depth.
-pub const MAX_TYPE_DEPTH: usize = 16;
+/// default depth, so every declared type can cross the boundary.
+pub const MAX_TYPE_DEPTH: usize = plugrt_arrow_ipc::DEFAULT_MAX_DEPTH;
 /// Most fields one declared type counts through its nesting (a struct of 3 fields counts 3,
 /// a list 1).
 pub const MAX_TYPE_FIELDS: usize = 256;
@@ -93,7 +93,7 @@ pub fn check_type(data_type: &DataType) -> Result<(), String> {
         return Err(format!("type nests more than {MAX_TYPE_DEPTH} levels"));
     }
     let mut fields = 0;
-    check(data_type, 1, &mut fields)?;
+    check(data_type, &mut fields)?;
     let width = value_width(data_type);
     if width > MAX_VALUE_WIDTH {
         return Err(format!("type {data_type} takes {width} bytes per value; at most {MAX_VALUE_WIDTH}"));
@@ -120,18 +120,16 @@ fn deeper_than(data_type: &DataType, levels: usize) -> bool {
     }
 }
 
-fn check(data_type: &DataType, depth: usize, fields: &mut usize) -> Result<(), String> {
+/// Checks every part of a type [`deeper_than`] has measured (so this recursion is bounded).
+fn check(data_type: &DataType, fields: &mut usize) -> Result<(), String> {
     use DataType as T;
-    if depth > MAX_TYPE_DEPTH {
-        return Err(format!("type nests more than {MAX_TYPE_DEPTH} levels"));
-    }
     let refuse = |why: &str| Err(format!("type {data_type} is not allowed: {why}"));
     let child = |field: &Field, fields: &mut usize| {
         *fields += 1;
         if *fields > MAX_TYPE_FIELDS {
             return Err(format!("type counts more than {MAX_TYPE_FIELDS} fields"));
         }
-        check(field.data_type(), depth + 1, fields)
+        check(field.data_type(), fields)
     };
     match data_type {
         T::Boolean
@@ -173,7 +171,7 @@ fn check(data_type: &DataType, depth: usize, fields: &mut usize) -> Result<(), S
                 _ => 76,
             };
             // Negative scales are refused: DataFusion's decimal coercion overflows on them.
-            if !(1..=max).contains(p) || *s < 0 || i16::from(*s) > i16::from(*p) {
+            if !(1..=max).contains(p) || !(0..=i16::from(*p)).contains(&i16::from(*s)) {
                 return refuse(&format!("precision must be 1 to {max} and scale 0 to the precision"));
             }
             Ok(())

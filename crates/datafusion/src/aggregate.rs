@@ -19,7 +19,7 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature};
 use plugrt_contract::{AggregateOp, AggregateSignature, CallOptions};
 
-use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, expect_type, plugin_error};
+use crate::{CallReservation, Origin, UdfPlugin, chunk_rows, expect_types, plugin_error};
 
 /// One declared aggregate of one plugin, as DataFusion sees it.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -333,27 +333,12 @@ impl GroupStates {
         let answer = answer?;
         // The plugin checked the answer against its current declaration; the store relies
         // on the registered one (a reload may have changed it).
-        match op {
-            AggregateOp::Finish => {
-                let got = answer.columns().first().map(|c| c.data_type().clone()).unwrap_or(DataType::Null);
-                expect_type(self.names(), "its result", &self.returns, &got)?;
-            }
-            AggregateOp::Update | AggregateOp::Merge => {
-                for (field, column) in self.schema.fields().iter().zip(answer.columns()) {
-                    let what = format!("state field `{}`", field.name());
-                    expect_type(self.names(), &what, field.data_type(), column.data_type())?;
-                }
-                if answer.num_columns() != self.schema.fields().len() {
-                    return Err(DataFusionError::Execution(format!(
-                        "plugin `{}`, function `{}`: answered {} state fields, {} were registered",
-                        self.plugin_name,
-                        self.function,
-                        answer.num_columns(),
-                        self.schema.fields().len()
-                    )));
-                }
-            }
-        }
+        let registered: Vec<&DataType> = match op {
+            AggregateOp::Finish => vec![&self.returns],
+            AggregateOp::Update | AggregateOp::Merge => self.schema.fields().iter().map(|f| f.data_type()).collect(),
+        };
+        let got: Vec<&DataType> = answer.columns().iter().map(|c| c.data_type()).collect();
+        expect_types(self.names(), &registered, &got)?;
         Ok(answer)
     }
 

@@ -521,9 +521,9 @@ impl PluginCodec {
         if let Some((_, first)) = kept.iter().find(|(hash, _)| *hash == payload.sha256) {
             return Ok((first.clone(), payload));
         }
+        // Checked before loading too; two loads finishing close together can both pass that.
         if kept.len() >= policy.max_plugins {
-            let max = policy.max_plugins;
-            return Err(refuse(format!("this side already holds {max} plugins from plans, the most it keeps")).into());
+            return Err(refuse(full(&policy)).into());
         }
         kept.push((payload.sha256, plugin.clone()));
         Ok((plugin, payload))
@@ -556,10 +556,7 @@ impl PluginCodec {
                 return Ok(plugin);
             }
             if self.from_plans.lock().len() >= policy.max_plugins {
-                let max = policy.max_plugins;
-                return Err(
-                    refuse(format!("this side already holds {max} plugins from plans, the most it keeps")).into()
-                );
+                return Err(refuse(full(policy)).into());
             }
             *loading = Some(*sha256);
         }
@@ -597,6 +594,11 @@ impl PluginCodec {
     fn kept(&self, sha256: &[u8; 32]) -> Option<Arc<dyn UdfPlugin>> {
         self.from_plans.lock().iter().find(|(hash, _)| hash == sha256).map(|(_, plugin)| plugin.clone())
     }
+}
+
+/// Why a plan's plugin is refused when the codec holds as many as `policy` lets it.
+fn full(policy: &PlanBytes) -> String {
+    format!("this side already holds {} plugins from plans, the most it keeps", policy.max_plugins)
 }
 
 /// Whether `plugin` is the one the payload names: its hash, and its name and version too (a

@@ -264,9 +264,8 @@ impl Origin {
         }
     }
 
-    /// See [`expect_type`].
-    fn expect_type(&self, what: &str, registered: &DataType, got: &DataType) -> Result<()> {
-        expect_type([&self.plugin_name, &self.function, &self.name], what, registered, got)
+    fn names(&self) -> [&str; 3] {
+        [&self.plugin_name, &self.function, &self.name]
     }
 
     fn key(&self) -> (&str, &str, &str, &Signature, &DataType) {
@@ -298,19 +297,22 @@ impl Hash for Origin {
     }
 }
 
-/// Fails unless a value the plugin answered (`what`) has the type the function was registered
-/// with (`[plugin, function, SQL name]`): a reload may have changed the plugin's signature
-/// under the registration, and DataFusion plans (and the aggregate state stores index) with
-/// the registered types.
-fn expect_type(names: [&str; 3], what: &str, registered: &DataType, got: &DataType) -> Result<()> {
-    // Exactly: the plugin hands over its answers as its declared types, nested names included.
+/// Fails unless the plugin's answer has the types the function was registered with (`names`:
+/// plugin, function, SQL name): a reload may have changed the plugin's signature under the
+/// registration, and DataFusion plans (and the aggregate state stores index) with the
+/// registered types. Compared exactly: the plugin hands over its answers as its declared
+/// types, nested names included.
+fn expect_types(names: [&str; 3], registered: &[&DataType], got: &[&DataType]) -> Result<()> {
     if got == registered {
         return Ok(());
     }
     let [plugin, function, name] = names;
+    let list = |types: &[&DataType]| types.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     Err(DataFusionError::Execution(format!(
-        "plugin `{plugin}`, function `{function}`: {what} is {got}, but `{name}` was registered with {registered}: \
-         the plugin was reloaded with another signature; register its functions again"
+        "plugin `{plugin}`, function `{function}`: answered ({}), but `{name}` was registered with ({}): the \
+         plugin was reloaded with another signature; register its functions again",
+        list(got),
+        list(registered)
     )))
 }
 
@@ -392,7 +394,7 @@ impl PluginUdf {
             let output = self.origin.plugin.call(&self.origin.function, &batch, &options).map_err(plugin_error);
             reservation.0.free();
             let output = output?;
-            self.origin.expect_type("its result", &self.origin.returns, output.data_type())?;
+            expect_types(self.origin.names(), &[&self.origin.returns], &[output.data_type()])?;
             outputs.push(output);
         }
         if outputs.len() == 1 {
