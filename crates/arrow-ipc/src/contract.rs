@@ -54,6 +54,11 @@ pub fn scalar_result(batch: &RecordBatch, declared: &DataType, input_rows: usize
 /// precision. Rebuilding the array validates it again, which only a column whose type differs
 /// from the declared one in names or metadata pays for.
 pub fn conform(column: &ArrayRef, declared: &DataType) -> Result<ArrayRef, IpcError> {
+    // Every call's answer goes through here: the usual one, exactly typed and without
+    // decimals, is handed back without a look at its data.
+    if column.data_type() == declared && !has_decimals(declared) {
+        return Ok(column.clone());
+    }
     let data = column.to_data();
     check_decimals(&data)?;
     if column.data_type() == declared {
@@ -85,6 +90,18 @@ fn retype(data: ArrayData, declared: &DataType) -> Result<ArrayData, IpcError> {
         .map(|(child, ty)| retype(child.clone(), ty))
         .collect::<Result<Vec<_>, _>>()?;
     data.into_builder().data_type(declared.clone()).child_data(children).build().map_err(IpcError::Arrow)
+}
+
+/// Whether `data_type` holds decimals anywhere (its nesting is bounded by the validator).
+fn has_decimals(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+            has_decimals(f.data_type())
+        }
+        DataType::Struct(fields) => fields.iter().any(|f| has_decimals(f.data_type())),
+        _ => false,
+    }
 }
 
 /// Fails if a decimal value anywhere in `data` has more digits than its type's precision.
@@ -196,6 +213,15 @@ mod tests {
         let too_big: ArrayRef =
             Arc::new(Decimal128Array::from(vec![Some(100_000)]).with_precision_and_scale(5, 2).unwrap());
         let err = conform(&too_big, too_big.data_type()).unwrap_err();
+        assert!(err.to_string().contains("within its precision"), "{err}");
+        // Nested too: a list of them.
+        let list: ArrayRef = Arc::new(ListArray::new(
+            Arc::new(Field::new("item", too_big.data_type().clone(), true)),
+            arrow_buffer::OffsetBuffer::from_lengths([1]),
+            too_big,
+            None,
+        ));
+        let err = conform(&list, list.data_type()).unwrap_err();
         assert!(err.to_string().contains("within its precision"), "{err}");
     }
 }
